@@ -1,0 +1,123 @@
+"""A local-first run tracker with the documented ``wandb.init()`` contract.
+
+>>> import tracker
+>>> run = tracker.init(project="demo", mode="disabled")
+>>> run.log({"loss": 0.5})
+>>> run.finish()
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tracker._errors import ConfigError, Error, UsageError
+from tracker._init import init
+from tracker._run import Run
+from tracker._settings import Settings
+
+if TYPE_CHECKING:
+    from tracker._api import Api
+
+__version__ = "0.1.0"
+
+run: Run | None = None
+"""The current run (set by init(), cleared by its finish()), or None."""
+
+
+def _current() -> Run:
+    if run is None:
+        raise Error("no active run: call tracker.init() first")
+    return run
+
+
+def log(data: Any, step: int | None = None, commit: bool | None = None) -> None:
+    """Log to the current run; see Run.log."""
+    _current().log(data, step=step, commit=commit)
+
+
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """Finish the current run, if any (a no-op without one, as in wandb)."""
+    if run is not None:
+        run.finish(exit_code=exit_code, quiet=quiet)
+
+
+def define_metric(name: str, **kwargs: Any) -> None:
+    _current().define_metric(name, **kwargs)
+
+
+def save(glob_str: str, base_path: str | None = None, policy: str = "live") -> list[str]:
+    return _current().save(glob_str, base_path=base_path, policy=policy)
+
+
+def mark_preempting() -> None:
+    _current().mark_preempting()
+
+
+class _CurrentRunAttribute:
+    """``tracker.config`` / ``tracker.summary``: forward to the current run's object, or say to call init()."""
+
+    __slots__ = ("_attribute",)
+
+    def __init__(self, attribute: str) -> None:
+        object.__setattr__(self, "_attribute", attribute)
+
+    def _target(self) -> Any:
+        return getattr(_current(), self._attribute)
+
+    def __getattr__(self, key: str) -> Any:
+        return getattr(self._target(), key)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        setattr(self._target(), key, value)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._target()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._target()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._target()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._target()
+
+    def __iter__(self) -> Any:
+        return iter(self._target())
+
+    def __len__(self) -> int:
+        return len(self._target())
+
+    def __repr__(self) -> str:
+        return repr(self._target()) if run is not None else f"<tracker.{self._attribute} (no active run)>"
+
+
+config: Any = _CurrentRunAttribute("config")
+summary: Any = _CurrentRunAttribute("summary")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Api":  # the reader is not needed by training processes; import it on first use
+        from tracker._api import Api
+
+        return Api
+    raise AttributeError(f"module 'tracker' has no attribute {name!r}")
+
+
+__all__ = [
+    "Api",
+    "ConfigError",
+    "Error",
+    "Run",
+    "Settings",
+    "UsageError",
+    "config",
+    "define_metric",
+    "finish",
+    "init",
+    "log",
+    "mark_preempting",
+    "run",
+    "save",
+    "summary",
+]

@@ -1,0 +1,186 @@
+"""``tracker.Api``: read runs back from a store, including live and crashed ones, without writing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from tracker import _layout, _settings
+from tracker._errors import Error, UsageError
+from tracker._journal import EVENT, STEP, read_json, read_records
+from tracker._lock import is_held
+from tracker._metadata import utc_now_iso
+from tracker._summary import replay
+
+STATES = ("running", "finished", "failed", "crashed", "preempted")
+
+
+def merge_rows(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """History rows in step order: consecutive records of one step (commit=False, explicit steps) merge."""
+    pending: dict[str, Any] | None = None
+    for record in records:
+        if EVENT in record or STEP not in record:
+            continue
+        if pending is not None and pending[STEP] == record[STEP]:
+            pending.update(record)
+            continue
+        if pending is not None:
+            yield pending
+        pending = dict(record)
+    if pending is not None:
+        yield pending
+
+
+class RunView:
+    """A read-only view of one stored run, as ``Api.run()`` and ``Api.runs()`` return it."""
+
+    def __init__(self, directory: str, record: dict[str, Any]) -> None:
+        self.path = directory
+        self._paths = _layout.RunPaths(directory)
+        self._record = record
+        self._state: str | None = None
+        self._summary: dict[str, Any] | None = None
+
+    @classmethod
+    def load(cls, directory: str) -> RunView | None:
+        record = read_json(os.path.join(directory, _layout.RUN_FILE))
+        return cls(directory, record) if isinstance(record, dict) else None
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("id", "name", "project", "entity", "group", "job_type", "notes", "created_at"):
+            return self._record.get(name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(self._record.get("tags") or ())
+
+    @property
+    def state(self) -> str:
+        """running, finished, failed, crashed (writer died) or preempted."""
+        if self._state is None:
+            state = self._record.get("state", "running")
+            if state == "running" and not is_held(self._paths.lock):
+                # the writer may have finished between our read and the probe: look again
+                fresh = read_json(self._paths.run)
+                if isinstance(fresh, dict):
+                    self._record = fresh
+                state = self._record.get("state", "running")
+                if state == "running":
+                    state = "preempted" if self._record.get("preempting") else "crashed"
+            self._state = state
+        return self._state
+
+    @property
+    def exit_code(self) -> int | None:
+        return self._record.get("exit_code") if self.state != "crashed" else None
+
+    @property
+    def updated_at(self) -> str | None:
+        if self.state != "running":
+            return self._record.get("updated_at")
+        try:
+            return utc_now_iso(os.stat(self._paths.history).st_mtime)
+        except FileNotFoundError:
+            return self._record.get("updated_at")
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return read_json(self._paths.config) or {}
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return read_json(self._paths.metadata) or {}
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The final summary of a finished run; rebuilt from the history for a live or crashed one."""
+        if self._summary is None:
+            stored = read_json(self._paths.summary) if self.state not in ("running", "crashed") else None
+            if isinstance(stored, dict):
+                self._summary = stored
+            else:
+                self._summary = replay(read_records(self._paths.history))[0].values
+        return dict(self._summary)
+
+    @property
+    def files_dir(self) -> str:
+        return self._paths.files
+
+    def history(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Rows in step order; with ``keys``, only rows holding all of them, cut to those keys."""
+        rows = merge_rows(read_records(self._paths.history))
+        if keys is None:
+            return list(rows)
+        wanted = [keys] if isinstance(keys, str) else list(keys)
+        kept = ("_step", "_runtime", "_timestamp", *wanted)
+        return [{key: row[key] for key in kept if key in row} for row in rows if all(k in row for k in wanted)]
+
+    def __repr__(self) -> str:
+        return f"<RunView {self.project}/{self.id} {self.state}>"
+
+
+class Api:
+    """Read access to the runs under ``dir`` (the same value given to ``init(dir=...)``)."""
+
+    def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
+        if dir is None:
+            layered = _settings.from_file(_settings.settings_file_path()).merged(_settings.from_environment(os.environ))
+            base = layered.root_dir or os.getcwd()
+        else:
+            base = _settings.Settings(root_dir=dir).root_dir
+        self.root = _layout.store_root(base)
+
+    def projects(self) -> list[str]:
+        try:
+            return sorted(entry.name for entry in os.scandir(_layout.projects_dir(self.root)) if entry.is_dir())
+        except FileNotFoundError:
+            return []
+
+    def runs(
+        self,
+        project: str,
+        *,
+        group: str | None = None,
+        tags: str | Iterable[str] | None = None,
+        state: str | None = None,
+        job_type: str | None = None,
+    ) -> list[RunView]:
+        """Runs of a project, oldest first; ``tags`` keeps runs holding all the given tags."""
+        if state is not None and state not in STATES:
+            raise UsageError(f"state={state!r} is not a run state; choose one of {', '.join(STATES)}")
+        wanted_tags = set([tags] if isinstance(tags, str) else tags or ())
+        result = []
+        for directory in self._run_dirs(project):
+            view = RunView.load(directory)
+            if view is None:
+                continue  # a run being created: run.json is not written yet
+            if group is not None and view.group != group:
+                continue
+            if job_type is not None and view.job_type != job_type:
+                continue
+            if wanted_tags and not wanted_tags <= set(view.tags):
+                continue
+            if state is not None and view.state != state:
+                continue
+            result.append(view)
+        result.sort(key=lambda view: (view.created_at or "", view.id or ""))
+        return result
+
+    def _run_dirs(self, project: str) -> list[str]:
+        try:
+            return [entry.path for entry in os.scandir(_layout.project_dir(self.root, project)) if entry.is_dir()]
+        except FileNotFoundError:
+            return []
+
+    def run(self, path: str) -> RunView:
+        """One run by ``project/id`` or ``entity/project/id``."""
+        parts = path.strip("/").split("/")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise UsageError(f"run path {path!r} must be 'project/run_id' or 'entity/project/run_id'")
+        project, run_id = parts[-2], parts[-1]
+        view = RunView.load(_layout.run_dir(self.root, project, run_id))
+        if view is None:
+            raise Error(f"no run {project}/{run_id} in {self.root}")
+        return view

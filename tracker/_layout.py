@@ -1,0 +1,65 @@
+"""Where things live in a tracker root; the single place that knows the on-disk layout (see FORMAT.md)."""
+
+from __future__ import annotations
+
+import os
+
+FORMAT_VERSION = 1
+STORE_DIRNAME = "tracker-runs"
+
+RUN_FILE = "run.json"
+CONFIG_FILE = "config.json"
+SUMMARY_FILE = "summary.json"
+METADATA_FILE = "metadata.json"
+HISTORY_FILE = "history.jsonl"
+LOCK_FILE = "lock"
+FILES_DIR = "files"
+LOGS_DIR = "logs"
+DEBUG_LOG = "debug.log"
+RESUME_FILE = "resume.json"
+
+
+def store_root(base_dir: str) -> str:
+    """The store inside the directory given as ``init(dir=...)``."""
+    return os.path.join(base_dir, STORE_DIRNAME)
+
+
+def projects_dir(root: str) -> str:
+    return os.path.join(root, "projects")
+
+
+def project_dir(root: str, project: str) -> str:
+    return os.path.join(projects_dir(root), project)
+
+
+def run_dir(root: str, project: str, run_id: str) -> str:
+    return os.path.join(project_dir(root, project), run_id)
+
+
+def trash_dir(root: str) -> str:
+    return os.path.join(root, "trash")
+
+
+def resume_file(root: str) -> str:
+    return os.path.join(root, RESUME_FILE)
+
+
+def global_log(root: str) -> str:
+    return os.path.join(root, DEBUG_LOG)
+
+
+class RunPaths:
+    """The files of one run directory."""
+
+    __slots__ = ("config", "directory", "files", "history", "lock", "logs", "metadata", "run", "summary")
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.run = os.path.join(directory, RUN_FILE)
+        self.config = os.path.join(directory, CONFIG_FILE)
+        self.summary = os.path.join(directory, SUMMARY_FILE)
+        self.metadata = os.path.join(directory, METADATA_FILE)
+        self.history = os.path.join(directory, HISTORY_FILE)
+        self.lock = os.path.join(directory, LOCK_FILE)
+        self.files = os.path.join(directory, FILES_DIR)
+        self.logs = os.path.join(directory, LOGS_DIR)

@@ -1,0 +1,71 @@
+"""What a run records about where and how it ran: host, process, program, git state, Slurm variables."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import getpass
+import os
+import platform
+import socket
+import subprocess
+import sys
+from typing import Any
+
+
+def utc_now_iso(timestamp: float) -> str:
+    return _dt.datetime.fromtimestamp(timestamp, _dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def program_path() -> str | None:
+    """The entry-point script, as the user ran it (None in an interactive session)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return os.path.abspath(path) if path else None
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def collect(start_time: float) -> dict[str, Any]:
+    """The cheap part, recorded synchronously at init()."""
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "user": _user(),
+        "python": platform.python_version(),
+        "python_executable": sys.executable,
+        "platform": sys.platform,
+        "program": program_path(),
+        "argv": list(sys.argv),
+        "cwd": os.getcwd(),
+        "started_at": utc_now_iso(start_time),
+        "slurm": {key: value for key, value in os.environ.items() if key.startswith("SLURM_")} or None,
+    }
+
+
+def _git(cwd: str, *args: str) -> str | None:
+    try:
+        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def collect_git(program: str | None) -> dict[str, Any] | None:
+    """Commit, branch, remote and dirty flag of the repository holding the program (slow: run it off-thread)."""
+    cwd = os.path.dirname(program) if program else os.getcwd()
+    root = _git(cwd, "rev-parse", "--show-toplevel")
+    if root is None:
+        return None
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    return {
+        "root": root,
+        "commit": _git(root, "rev-parse", "HEAD"),
+        "branch": _git(root, "rev-parse", "--abbrev-ref", "HEAD"),
+        "remote": _git(root, "config", "--get", "remote.origin.url"),
+        "dirty": None if status is None else bool(status),
+    }

@@ -1,0 +1,127 @@
+"""Process-wide run lifecycle: the live runs, ``tracker.run``, and the hooks that finish runs.
+
+Runs end at interpreter exit with the real exit code, after an uncaught exception, and on a
+preemption signal. Every hook chains to what was installed before it (the user's excepthook,
+sys.exit, signal handlers), so nothing of the user's is swallowed or replaced.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tracker._run import Run
+
+_live: list[Run] = []
+_exit_code: int | None = None
+_installed = False
+_previous_handlers: dict[int, Any] = {}
+
+
+def live_runs() -> list[Run]:
+    return list(_live)
+
+
+def current() -> Run | None:
+    return sys.modules["tracker"].run
+
+
+def _set_current(run: Run | None) -> None:
+    sys.modules["tracker"].run = run
+
+
+def register(run: Run, *, make_current: bool, signals: tuple[str, ...]) -> None:
+    _live.append(run)
+    if make_current or current() is None:
+        _set_current(run)
+    _install(signals)
+
+
+def unregister(run: Run) -> None:
+    if run in _live:
+        _live.remove(run)
+    if current() is run:
+        _set_current(None)
+
+
+def finish_all(exit_code: int | None) -> None:
+    for run in reversed(live_runs()):
+        run.finish(exit_code=exit_code)
+
+
+def _install(signals: tuple[str, ...]) -> None:
+    global _installed
+    if not _installed:
+        _installed = True
+        atexit.register(_at_exit)
+        sys.excepthook = _chain_excepthook(sys.excepthook)
+        sys.exit = _chain_exit(sys.exit)
+    if threading.current_thread() is threading.main_thread():
+        for name in signals:
+            number = getattr(signal, name)
+            if signal.getsignal(number) is not _on_preemption_signal:
+                _previous_handlers[number] = signal.signal(number, _on_preemption_signal)
+
+
+def _chain_excepthook(previous: Callable[..., Any]) -> Callable[..., Any]:
+    def excepthook(exc_type: type[BaseException], exc: BaseException, traceback: Any) -> None:
+        global _exit_code
+        _exit_code = 1
+        for run in live_runs():
+            if run._debug:
+                run._debug.error("uncaught exception", exception=f"{exc_type.__name__}: {exc}")
+        previous(exc_type, exc, traceback)
+
+    return excepthook
+
+
+def _chain_exit(previous: Callable[..., Any]) -> Callable[..., Any]:
+    def exit(status: Any = None) -> None:
+        global _exit_code
+        from tracker._run import exit_code_of
+
+        _exit_code = exit_code_of(SystemExit(status))
+        previous(status)
+
+    return exit
+
+
+def _at_exit() -> None:
+    finish_all(_exit_code if _exit_code is not None else 0)
+    from tracker import _logs
+
+    _logs.flush()
+
+
+def _on_preemption_signal(number: int, frame: FrameType | None) -> None:
+    for run in live_runs():
+        run.mark_preempting()
+    previous = _previous_handlers.get(number)
+    if callable(previous):
+        previous(number, frame)
+    elif previous != signal.SIG_IGN:
+        # The default action ends the process: finish every run first, then die of the same signal
+        # so the parent (Slurm, a shell) sees what really happened.
+        finish_all(128 + number)
+        from tracker import _logs
+
+        _logs.flush()
+        signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+
+
+def _forget_runs_after_fork() -> None:
+    """A forked child must not write or finish its parent's runs."""
+    for run in _live:
+        run._forget_after_fork()
+    _live.clear()
+
+
+os.register_at_fork(after_in_child=_forget_runs_after_fork)

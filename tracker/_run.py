@@ -1,0 +1,403 @@
+"""``Run``: the live handle init() returns; log() is the hot path, finish() the one way out."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from tracker import _console, _journal, _process, _validate
+from tracker._config import Config
+from tracker._errors import UsageError
+from tracker._journal import EVENT, RESERVED_KEYS, RUNTIME, STEP, TIMESTAMP
+from tracker._logs import DebugLog
+from tracker._metadata import utc_now_iso
+from tracker._summary import Summary, SummaryState, parse_rule
+from tracker._writer import NullWriter, RunWriter
+
+SAVE_POLICIES = ("live", "now", "end")
+_STEP_WARNINGS_SHOWN = 5
+
+
+class Identity:
+    """Who a run is: the fields of run.json that users name and filter by."""
+
+    __slots__ = ("entity", "group", "id", "job_type", "name", "notes", "project", "tags")
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        project: str,
+        entity: str | None,
+        group: str | None,
+        job_type: str,
+        tags: tuple[str, ...],
+        notes: str | None,
+    ) -> None:
+        self.id, self.name, self.project, self.entity = id, name, project, entity
+        self.group, self.job_type, self.tags, self.notes = group, job_type, tags, notes
+
+
+def exit_code_of(exception: BaseException | None) -> int:
+    """The process exit code an exception stands for (SystemExit carries its own)."""
+    if exception is None:
+        return 0
+    if isinstance(exception, SystemExit):
+        code = exception.code
+        if code is None:
+            return 0
+        return code if isinstance(code, int) else 1
+    return 1
+
+
+class Run:
+    """A tracked run. Create it with ``tracker.init()``."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        *,
+        writer: RunWriter | NullWriter,
+        config: dict[str, Any],
+        summary: SummaryState,
+        allow_val_change: bool,
+        starting_step: int,
+        resumed: bool,
+        runtime_offset: float,
+        created_at: str,
+        mode: str,
+        silent: bool,
+        record: dict[str, Any],
+        log: DebugLog | None,
+    ) -> None:
+        self._identity = identity
+        self._writer = writer
+        self._disabled = mode == "disabled"
+        self._mode = mode
+        self._silent = silent
+        self._start = time.time()
+        self._runtime_offset = runtime_offset
+        self._created_at = created_at
+        self._step = starting_step
+        self._starting_step = starting_step
+        self._resumed = resumed
+        self._record = record  # extra run.json fields fixed at init (settings, resume count, ...)
+        self._lock = threading.RLock()
+        self._finished = False
+        self._preempting = False
+        self._owner_pid = os.getpid()
+        self._dropped_steps = 0
+        self._saved_globs: list[tuple[str, str]] = []
+        self._metadata_thread: threading.Thread | None = None
+        self._debug = log
+        self._summary_state = summary
+        self.config = Config(
+            config, allow_val_change=allow_val_change, on_change=None if self._disabled else self._write_config
+        )
+        self.summary = Summary(summary, self._journal_event)
+        self._disabled_dir: str | None = None
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def id(self) -> str:
+        return self._identity.id
+
+    @property
+    def name(self) -> str:
+        return self._identity.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._identity.name = _validate.text("name", value, max_length=_validate.MAX_IDENTIFIER, allow_empty=False)
+        self._write_run_file()
+
+    @property
+    def project(self) -> str:
+        return self._identity.project
+
+    @property
+    def entity(self) -> str | None:
+        return self._identity.entity
+
+    @property
+    def group(self) -> str | None:
+        return self._identity.group
+
+    @property
+    def job_type(self) -> str:
+        return self._identity.job_type
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self._identity.tags
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        self._identity.tags = _validate.tags(value)
+        self._write_run_file()
+
+    @property
+    def notes(self) -> str | None:
+        return self._identity.notes
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self._identity.notes = None if value is None else _validate.text("notes", value)
+        self._write_run_file()
+
+    @property
+    def path(self) -> str:
+        """``entity/project/id`` (``project/id`` without an entity), as Api.run() accepts it."""
+        parts = (self._identity.entity, self._identity.project, self._identity.id)
+        return "/".join(part for part in parts if part)
+
+    @property
+    def dir(self) -> str:
+        """The folder for the run's own files (save(), save_code)."""
+        if self._writer.paths is not None:
+            return self._writer.paths.files
+        if self._disabled_dir is None:
+            import tempfile
+
+            self._disabled_dir = tempfile.mkdtemp(prefix="tracker-disabled-")
+        return self._disabled_dir
+
+    @property
+    def step(self) -> int:
+        """The step the next log() call uses."""
+        return self._step
+
+    @property
+    def starting_step(self) -> int:
+        return self._starting_step
+
+    @property
+    def resumed(self) -> bool:
+        return self._resumed
+
+    @property
+    def offline(self) -> bool:
+        return self._mode == "offline"
+
+    @property
+    def disabled(self) -> bool:
+        return self._disabled
+
+    @property
+    def url(self) -> None:
+        """No server yet: runs live on disk only."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<Run {self.path} name={self.name!r} step={self._step}>"
+
+    # ------------------------------------------------------------------ logging
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """Log a row of metrics; durable (in the OS) once this returns.
+
+        With no ``step`` the row is committed and the step advances unless ``commit=False``. With an
+        explicit ``step`` the row stays open for more keys until a higher step arrives, unless
+        ``commit=True``. A step lower than the current one is dropped with a warning.
+        """
+        if self._finished:
+            raise UsageError(f"run {self.id} is finished; log() needs a live run (call tracker.init())")
+        if not isinstance(data, Mapping):
+            raise TypeError(f"log() takes a mapping of metric names to values, not {type(data).__name__}")
+        if self._disabled:
+            return
+        if self._owner_pid != os.getpid():
+            raise UsageError(f"run {self.id} belongs to process {self._owner_pid}; a forked child cannot log to it")
+        for key in data:
+            if not isinstance(key, str):
+                raise TypeError(f"log() keys must be str, not {type(key).__name__} ({key!r})")
+            if key in RESERVED_KEYS:
+                raise UsageError(f"log(): {key!r} is reserved; the tracker sets it")
+        with self._lock:
+            current = self._step
+            if step is None:
+                advance = commit is not False
+            else:
+                if step.__class__ is not int and (isinstance(step, bool) or not isinstance(step, int)):
+                    raise TypeError(f"log(step={step!r}) must be an int")
+                if step < current:
+                    self._drop_decreasing_step(step, current)
+                    return
+                current = self._step = step
+                advance = commit is True
+            now = time.time()
+            record = {STEP: current, RUNTIME: now - self._start + self._runtime_offset, TIMESTAMP: now}
+            record.update(data)
+            self._writer.append(_journal.encode_record(record))
+            self._summary_state.observe_row(record)
+            if advance:
+                self._step = current + 1
+
+    def _drop_decreasing_step(self, step: int, current: int) -> None:
+        self._dropped_steps += 1
+        if self._dropped_steps <= _STEP_WARNINGS_SHOWN:
+            suffix = "" if self._dropped_steps < _STEP_WARNINGS_SHOWN else " (further such warnings are counted)"
+            _console.warn(
+                f"log(step={step}) was not stored: run {self.id} is at step {current} and steps must not "
+                f"decrease{suffix}"
+            )
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        overwrite: bool | None = None,
+    ) -> None:
+        """Declare how a metric (or a trailing-``*`` glob of them) is summarized and plotted."""
+        self._ensure_live("define_metric()")
+        rule = parse_rule(name, step_metric, summary, goal, hidden)
+        self._journal_event(rule.to_event())
+        self._summary_state.define(rule)
+
+    def _journal_event(self, event: dict[str, Any]) -> None:
+        self._ensure_live("summary")
+        with self._lock:
+            self._writer.append_record(event)
+
+    def _write_config(self, data: dict[str, Any]) -> None:
+        self._writer.materialize(self._writer.paths.config, data)
+
+    def _ensure_live(self, what: str) -> None:
+        if self._finished:
+            raise UsageError(f"run {self.id} is finished; {what} cannot change it")
+
+    # ------------------------------------------------------------------ files
+    def save(self, glob_str: str | os.PathLike[str], base_path: str | None = None, policy: str = "live") -> list[str]:
+        """Copy matching files into the run's files; ``live``/``end`` copy them again at finish()."""
+        self._ensure_live("save()")
+        _validate.choice("save: policy", policy, SAVE_POLICIES)
+        pattern = os.path.abspath(os.fspath(glob_str))
+        if base_path is None:
+            prefix = pattern.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0]
+            base = os.path.dirname(prefix) if os.path.isabs(os.fspath(glob_str)) else os.getcwd()
+        else:
+            base = os.path.abspath(base_path)
+        if os.path.relpath(pattern, base).startswith(".."):
+            raise UsageError(f"save: {os.fspath(glob_str)!r} is not under base_path {base!r}")
+        if self._disabled:
+            return []
+        copied = self._copy_matches(pattern, base) if policy != "end" else []
+        if policy != "now":
+            self._saved_globs.append((pattern, base))
+        return copied
+
+    def _copy_matches(self, pattern: str, base: str) -> list[str]:
+        copied = []
+        for source in sorted(glob.glob(pattern, recursive=True)):
+            if not os.path.isfile(source) or source.startswith(self.dir + os.sep):
+                continue
+            target = os.path.join(self.dir, os.path.relpath(source, base))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy2(source, target)
+            copied.append(target)
+        return copied
+
+    def _save_code(self, program: str | None) -> None:
+        if program and os.path.isfile(program):
+            target = os.path.join(self.dir, "code", os.path.basename(program))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy2(program, target)
+
+    # ------------------------------------------------------------------ lifecycle
+    def mark_preempting(self) -> None:
+        """Say the process is about to be preempted: if it ends without finishing, the run reads preempted."""
+        if self._finished or self._preempting:
+            return
+        self._preempting = True
+        self._journal_event({EVENT: "preempting", "at": time.time()})
+        self._write_run_file()
+        if self._debug:
+            self._debug.info("preempting")
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """End the run: state from the exit code, materialized summary and config, lock released.
+
+        Idempotent. After ``mark_preempting()``, a finish() without an exit code reads ``preempted``.
+        """
+        with self._lock:
+            if self._finished:
+                return
+            if self._preempting and exit_code is None:
+                state = "preempted"
+            elif exit_code is None or exit_code == 0:
+                state = "finished"
+            else:
+                state = "preempted" if self._preempting else "failed"
+            code = 0 if exit_code is None else int(exit_code)
+            owned = self._owner_pid == os.getpid()
+            if owned and not self._disabled:
+                self._close_store(state, code)
+            self._finished = True
+            self.config._freeze(f"run {self.id} is finished")
+        _process.unregister(self)
+        if owned and not self._disabled:
+            line = f"run {self.name} ({self.id}) {state}"
+            if self._dropped_steps:
+                line += f"; {self._dropped_steps} log() calls with decreasing steps were not stored"
+            _console.info(line, silent=self._silent or bool(quiet))
+
+    def _close_store(self, state: str, code: int) -> None:
+        for pattern, base in self._saved_globs:
+            self._copy_matches(pattern, base)
+        self._writer.append_record({EVENT: "finish", "state": state, "exit_code": code, "at": time.time()})
+        paths = self._writer.paths
+        self._writer.materialize(paths.summary, self._summary_state.values)
+        self._writer.materialize(paths.config, self.config._data)
+        self._write_run_file(state=state, exit_code=code)
+        if self._metadata_thread is not None:
+            self._metadata_thread.join(timeout=5)
+        self._writer.close()
+        if self._debug:
+            self._debug.info("finished", state=state, exit_code=code, steps=self._step)
+            self._debug.close()
+
+    def _write_run_file(self, state: str = "running", exit_code: int | None = None) -> None:
+        if self._writer.paths is None:
+            return
+        self._ensure_live("run metadata")
+        now = time.time()
+        identity = self._identity
+        self._writer.materialize(
+            self._writer.paths.run,
+            {
+                **self._record,
+                "id": identity.id,
+                "name": identity.name,
+                "project": identity.project,
+                "entity": identity.entity,
+                "group": identity.group,
+                "job_type": identity.job_type,
+                "tags": list(identity.tags),
+                "notes": identity.notes,
+                "state": state,
+                "exit_code": exit_code,
+                "preempting": self._preempting,
+                "created_at": self._created_at,
+                "updated_at": utc_now_iso(now),
+                "finished_at": utc_now_iso(now) if state != "running" else None,
+                "starting_step": self._starting_step,
+            },
+        )
+
+    def _forget_after_fork(self) -> None:
+        self._writer.forget_after_fork()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> bool:
+        self.finish(exit_code=exit_code_of(exc))
+        return False

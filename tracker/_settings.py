@@ -1,0 +1,270 @@
+"""Settings and their precedence: defaults < settings file < TRACKER_* environment < settings= < keywords."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tracker import _validate
+from tracker._errors import UsageError
+
+MODES = ("online", "offline", "disabled")
+MODE_ALIASES = {"dryrun": "offline", "run": "online"}
+RESUME_MODES = ("auto", "allow", "must", "never")
+REINIT_MODES = ("return_previous", "finish_previous", "create_new")
+ANONYMOUS_MODES = ("allow", "must", "never")
+
+
+def _mode(argument: str, value: Any) -> str:
+    if isinstance(value, str):
+        value = MODE_ALIASES.get(value.lower(), value.lower())
+    return _validate.choice(argument, value, MODES)
+
+
+def _optional_identifier(argument: str, value: Any) -> str | None:
+    return None if value is None else _validate.identifier(argument, value)
+
+
+def _optional_text(max_length: int | None) -> Callable[[str, Any], str | None]:
+    def parse(argument: str, value: Any) -> str | None:
+        return None if value is None else _validate.text(argument, value, max_length=max_length)
+
+    return parse
+
+
+def _job_type(argument: str, value: Any) -> str:
+    return _validate.text(argument, value, max_length=_validate.MAX_JOB_TYPE, allow_empty=False)
+
+
+def _root_dir(argument: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str | os.PathLike):
+        raise UsageError(f"{argument}={value!r} must be a path (str or os.PathLike)")
+    text = os.fspath(value)
+    if not text or "\x00" in text:
+        raise UsageError(f"{argument}={value!r} is not a usable path")
+    return os.path.abspath(os.path.expanduser(text))
+
+
+def _tags(argument: str, value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and argument.startswith("TRACKER_"):
+        value = [tag.strip() for tag in value.split(",") if tag.strip()]
+    return _validate.tags(value)
+
+
+def _resume(argument: str, value: Any) -> bool | str | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        if lowered in ("", "none", "null"):
+            return None
+        value = lowered
+    return _validate.choice(argument, value, (None, True, False, *RESUME_MODES))
+
+
+def _reinit(argument: str, value: Any) -> bool | str | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return _validate.choice(argument, value, (True, False, *REINIT_MODES))
+
+
+def _anonymous(argument: str, value: Any) -> str | None:
+    return None if value is None else _validate.choice(argument, value, ANONYMOUS_MODES)
+
+
+def _base_url(argument: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    url = _validate.text(argument, value, allow_empty=False)
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"{argument}={value!r} must start with http:// or https://")
+    return url.rstrip("/")
+
+
+def _signals(argument: str, value: Any) -> tuple[str, ...]:
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple):
+        raise UsageError(f"{argument}={value!r} must be a list of signal names such as ['SIGTERM', 'SIGUSR2']")
+    result = []
+    for name in names:
+        name = str(name).strip().upper()
+        if not name:
+            continue
+        if not name.startswith("SIG"):
+            name = "SIG" + name
+        if not isinstance(getattr(signal, name, None), signal.Signals) or name in ("SIGKILL", "SIGSTOP"):
+            raise UsageError(f"{argument}: {name!r} is not a signal that can be handled")
+        result.append(name)
+    return tuple(result)
+
+
+def _bool(argument: str, value: Any) -> bool:
+    return _validate.boolean(argument, value)
+
+
+# name -> (default, parser). Names follow wandb.Settings where the meaning is the same.
+_FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
+    "mode": ("offline", _mode),
+    "project": (None, _optional_identifier),
+    "entity": (None, _optional_identifier),
+    "root_dir": (None, _root_dir),
+    "run_id": (None, _optional_identifier),
+    "run_name": (None, _optional_text(_validate.MAX_IDENTIFIER)),
+    "run_group": (None, _optional_text(_validate.MAX_IDENTIFIER)),
+    "run_job_type": ("train", _job_type),
+    "run_tags": (None, _tags),
+    "run_notes": (None, _optional_text(None)),
+    "resume": (None, _resume),
+    "reinit": (None, _reinit),
+    "force": (False, _bool),
+    "silent": (False, _bool),
+    "save_code": (False, _bool),
+    "disable_git": (False, _bool),
+    "allow_val_change": (False, _bool),
+    "anonymous": (None, _anonymous),
+    "base_url": (None, _base_url),
+    "preemption_signals": (("SIGTERM", "SIGUSR2"), _signals),
+}
+
+# TRACKER_* variables, named after their WANDB_* counterparts.
+ENVIRONMENT: dict[str, str] = {
+    "TRACKER_MODE": "mode",
+    "TRACKER_PROJECT": "project",
+    "TRACKER_ENTITY": "entity",
+    "TRACKER_DIR": "root_dir",
+    "TRACKER_RUN_ID": "run_id",
+    "TRACKER_NAME": "run_name",
+    "TRACKER_RUN_GROUP": "run_group",
+    "TRACKER_JOB_TYPE": "run_job_type",
+    "TRACKER_TAGS": "run_tags",
+    "TRACKER_NOTES": "run_notes",
+    "TRACKER_RESUME": "resume",
+    "TRACKER_FORCE": "force",
+    "TRACKER_SILENT": "silent",
+    "TRACKER_SAVE_CODE": "save_code",
+    "TRACKER_DISABLE_GIT": "disable_git",
+    "TRACKER_ANONYMOUS": "anonymous",
+    "TRACKER_BASE_URL": "base_url",
+    "TRACKER_PREEMPTION_SIGNALS": "preemption_signals",
+}
+
+
+class Settings:
+    """Validated tracker settings; only the values given explicitly take part in precedence.
+
+    >>> Settings(mode="offline", project="demo").project
+    'demo'
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, **values: Any) -> None:
+        self._values: dict[str, Any] = {}
+        self._update(values, lambda name: name)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], source: str) -> Settings:
+        """Build settings from a mapping, naming ``source`` (a file, ``settings``) in every error."""
+        settings = cls()
+        settings._update(values, lambda name: f"{source}: {name}")
+        return settings
+
+    def _update(self, values: Mapping[str, Any], describe: Callable[[str], str]) -> None:
+        for name, value in values.items():
+            if name not in _FIELDS:
+                allowed = ", ".join(sorted(_FIELDS))
+                raise UsageError(f"{describe(name)} is not a setting; known settings: {allowed}")
+            self._values[name] = _FIELDS[name][1](describe(name), value)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _FIELDS:
+            return self._values.get(name, _FIELDS[name][0])
+        raise AttributeError(f"Settings has no attribute {name!r}")
+
+    def is_set(self, name: str) -> bool:
+        return name in self._values
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting with its effective value."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    def merged(self, other: Settings) -> Settings:
+        """A copy where ``other``'s explicitly set values win."""
+        result = Settings()
+        result._values = {**self._values, **other._values}
+        return result
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{name}={value!r}" for name, value in self._values.items())
+        return f"Settings({given})"
+
+
+def settings_file_path() -> str:
+    """The user's settings file: TRACKER_SETTINGS_FILE, else $XDG_CONFIG_HOME/tracker/settings.toml."""
+    explicit = os.environ.get("TRACKER_SETTINGS_FILE")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "tracker", "settings.toml")
+
+
+def from_file(path: str) -> Settings:
+    """Settings from a TOML file (flat keys, or under a [tracker] table); a missing file is empty."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        return Settings()
+    except OSError as error:
+        raise UsageError(f"settings file {path} cannot be read: {error}") from error
+    import tomllib  # only paid for when a settings file exists
+
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"settings file {path} is not valid TOML: {error}") from error
+    table = data.get("tracker", data)
+    if not isinstance(table, dict):
+        raise UsageError(f"settings file {path}: [tracker] must be a table")
+    return Settings.from_mapping(table, f"settings file {path}")
+
+
+def from_environment(environ: Mapping[str, str]) -> Settings:
+    """Settings from TRACKER_* variables; TRACKER_DISABLED=true means mode=disabled, as WANDB_DISABLED does."""
+    settings = Settings()
+    for variable, name in ENVIRONMENT.items():
+        value = environ.get(variable)
+        if value is not None and value != "":
+            settings._values[name] = _FIELDS[name][1](variable, value)
+    if _validate.boolean("TRACKER_DISABLED", environ.get("TRACKER_DISABLED", "")):
+        settings._values["mode"] = "disabled"
+    return settings
+
+
+def coerce(value: Settings | Mapping[str, Any] | None) -> Settings:
+    """Accept the ``settings=`` argument: a Settings, a dict (unknown keys are errors) or None."""
+    if value is None:
+        return Settings()
+    if isinstance(value, Settings):
+        return value
+    if isinstance(value, Mapping):
+        return Settings.from_mapping(value, "settings")
+    raise UsageError(f"settings={value!r} must be a tracker.Settings or a dict, not {type(value).__name__}")
+
+
+def resolve(explicit: Mapping[str, Any], settings: Settings | Mapping[str, Any] | None) -> Settings:
+    """Apply the precedence chain; ``explicit`` holds the init() keywords that were not None."""
+    layered = from_file(settings_file_path())
+    layered = layered.merged(from_environment(os.environ))
+    layered = layered.merged(coerce(settings))
+    return layered.merged(Settings(**explicit))
