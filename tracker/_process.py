@@ -1,8 +1,8 @@
 """Process-wide run lifecycle: the live runs, ``tracker.run``, and the hooks that finish runs.
 
-Runs end at interpreter exit with the real exit code, after an uncaught exception, and on a
-preemption signal. Every hook chains to what was installed before it (the user's excepthook,
-sys.exit, signal handlers), so nothing of the user's is swallowed or replaced.
+Runs end at interpreter exit with the real exit code (failed after an uncaught exception), and on
+a preemption signal. Every hook chains to what was installed before it (sys.exit, signal handlers),
+and the user's sys.excepthook is never touched, so nothing of the user's is swallowed or replaced.
 """
 
 from __future__ import annotations
@@ -61,25 +61,12 @@ def _install(signals: tuple[str, ...]) -> None:
     if not _installed:
         _installed = True
         atexit.register(_at_exit)
-        sys.excepthook = _chain_excepthook(sys.excepthook)
         sys.exit = _chain_exit(sys.exit)
     if threading.current_thread() is threading.main_thread():
         for name in signals:
             number = getattr(signal, name)
             if signal.getsignal(number) is not _on_preemption_signal:
                 _previous_handlers[number] = signal.signal(number, _on_preemption_signal)
-
-
-def _chain_excepthook(previous: Callable[..., Any]) -> Callable[..., Any]:
-    def excepthook(exc_type: type[BaseException], exc: BaseException, traceback: Any) -> None:
-        global _exit_code
-        _exit_code = 1
-        for run in live_runs():
-            if run._debug:
-                run._debug.error("uncaught exception", exception=f"{exc_type.__name__}: {exc}")
-        previous(exc_type, exc, traceback)
-
-    return excepthook
 
 
 def _chain_exit(previous: Callable[..., Any]) -> Callable[..., Any]:
@@ -93,8 +80,27 @@ def _chain_exit(previous: Callable[..., Any]) -> Callable[..., Any]:
     return exit
 
 
+def _uncaught_exception() -> BaseException | None:
+    """The exception that is ending the interpreter, whoever's excepthook printed it.
+
+    CPython stores it in sys.last_value before calling sys.excepthook, so no hook of ours is needed.
+    In an interactive session that value is just the last error shown, so it is not used there.
+    """
+    if hasattr(sys, "ps1"):
+        return None
+    return getattr(sys, "last_value", None)
+
+
 def _at_exit() -> None:
-    finish_all(_exit_code if _exit_code is not None else 0)
+    exception = _uncaught_exception()
+    if exception is not None:
+        for run in live_runs():
+            if run._debug:
+                run._debug.error("uncaught exception", exception=f"{type(exception).__name__}: {exception}")
+        code = 1
+    else:
+        code = _exit_code if _exit_code is not None else 0
+    finish_all(code)
     from tracker import _logs
 
     _logs.flush()

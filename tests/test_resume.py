@@ -1,0 +1,185 @@
+"""Every resume mode against the local store, across real processes, and the one-writer rule."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import tracker
+from tests.conftest import run_python
+
+
+def kill_after_logging(store, *, steps: int, extra: str = "", env=None) -> str:
+    """A child that logs ``steps`` rows and is then SIGKILLed; returns its run id."""
+    result = run_python(
+        f"""
+        import os, signal, tracker
+        run = tracker.init(project="p", dir={str(store)!r}, config={{"lr": 0.1}}, tags=["a"], notes="n"{extra})
+        for i in range(run.step, run.step + {steps}):
+            run.log({{"x": i}})
+        print(run.id, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == -9, result.stderr
+    return result.stdout.strip()
+
+
+def test_auto_resumes_a_crashed_run_in_another_process(store):
+    run_id = kill_after_logging(store, steps=5)
+    assert tracker.Api(store).run(f"p/{run_id}").state == "crashed"
+    run = tracker.init(project="p", dir=store, resume="auto")
+    assert run.id == run_id and run.resumed and run.starting_step == 5 and run.step == 5
+    assert run.config["lr"] == 0.1 and run.tags == ("a",) and run.notes == "n"
+    assert run.summary["x"] == 4
+    run.log({"x": 5})
+    run.finish()
+    view = tracker.Api(store).run(f"p/{run_id}")
+    assert [row["_step"] for row in view.history()] == list(range(6))
+    assert view.state == "finished"
+
+
+def test_auto_after_a_clean_finish_starts_a_new_run(store):
+    first = tracker.init(project="p", dir=store, resume="auto")
+    first.finish()
+    second = tracker.init(project="p", dir=store, resume=True)
+    assert second.id != first.id and not second.resumed
+
+
+def test_auto_with_explicit_id_behaves_like_allow(store):
+    first = tracker.init(project="p", dir=store, id="abc")
+    first.log({"x": 1})
+    first.finish()
+    again = tracker.init(project="p", dir=store, id="abc", resume="auto")
+    assert again.resumed and again.starting_step == 1
+
+
+def test_allow_resumes_existing_or_starts_new(store):
+    new = tracker.init(project="p", dir=store, id="run1", resume="allow")
+    assert not new.resumed
+    new.log({"x": 1}, step=3, commit=True)
+    new.finish()
+    resumed = tracker.init(project="p", dir=store, id="run1", resume="allow", config={"lr": 2}, tags=["t2"])
+    assert resumed.resumed and resumed.starting_step == 4 and resumed.tags == ("t2",)
+    resumed.finish()
+
+
+def test_must_raises_when_the_run_does_not_exist_and_writes_nothing(store):
+    with pytest.raises(tracker.UsageError, match="does not exist"):
+        tracker.init(project="p", dir=store, id="ghost", resume="must")
+    assert not os.path.exists(store / "tracker-runs" / "projects" / "p" / "ghost")
+
+
+def test_must_without_an_id_is_an_error(store):
+    with pytest.raises(tracker.UsageError, match="needs the id"):
+        tracker.init(project="p", dir=store, resume="must")
+
+
+def test_must_resumes_an_existing_run(store):
+    first = tracker.init(project="p", dir=store, id="r")
+    first.log({"x": 1})
+    first.finish()
+    run = tracker.init(project="p", dir=store, id="r", resume="must")
+    assert run.resumed and run.step == 1
+
+
+def test_never_raises_when_the_run_exists(store):
+    tracker.init(project="p", dir=store, id="r").finish()
+    with pytest.raises(tracker.UsageError, match="already exists"):
+        tracker.init(project="p", dir=store, id="r", resume="never")
+    fresh = tracker.init(project="p", dir=store, id="other", resume="never")
+    assert not fresh.resumed
+
+
+def test_none_replaces_a_duplicate_id_and_keeps_the_old_data_aside(store, capsys):
+    old = tracker.init(project="p", dir=store, id="dup")
+    old.log({"x": 1})
+    old.finish()
+    new = tracker.init(project="p", dir=store, id="dup")
+    assert not new.resumed and new.step == 0
+    assert "replaced" in capsys.readouterr().err
+    trash = store / "tracker-runs" / "trash" / "p"
+    kept = list(trash.iterdir())
+    assert len(kept) == 1 and b'"x":1' in (kept[0] / "history.jsonl").read_bytes()
+
+
+def test_resume_merges_config_new_values_win(store):
+    first = tracker.init(project="p", dir=store, id="c", config={"a": 1, "b": 2})
+    first.finish()
+    run = tracker.init(project="p", dir=store, id="c", resume="allow", config={"b": 3, "c": 4})
+    assert run.config.as_dict() == {"a": 1, "b": 3, "c": 4}
+
+
+def test_environment_run_id_and_resume(store, monkeypatch):
+    first = tracker.init(project="p", dir=store, id="envrun")
+    first.log({"x": 1})
+    first.finish()
+    monkeypatch.setenv("TRACKER_RUN_ID", "envrun")
+    monkeypatch.setenv("TRACKER_RESUME", "must")
+    run = tracker.init(project="p", dir=store)
+    assert run.id == "envrun" and run.resumed and run.starting_step == 1
+
+
+def test_resumed_runtime_continues(store):
+    first = tracker.init(project="p", dir=store, id="t")
+    time.sleep(0.05)
+    first.log({"x": 1})
+    first.finish()
+    run = tracker.init(project="p", dir=store, id="t", resume="allow")
+    run.log({"x": 2})
+    rows = tracker.Api(store).run("p/t").history()
+    assert rows[1]["_runtime"] > rows[0]["_runtime"] >= 0.05
+
+
+def test_a_live_writer_blocks_a_second_process(store):
+    """One live writer per run id: the second process gets 'in use'; once the first dies it may resume."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import sys, time, tracker
+            run = tracker.init(project="p", dir={str(store)!r}, id="busy")
+            run.log({{"x": 1}})
+            print("ready", flush=True)
+            sys.stdin.read()
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(tracker.UsageError, match=r"run ID 'busy' is in use by pid \d+"):
+            tracker.init(project="p", dir=store, id="busy", resume="allow")
+        assert tracker.Api(store).run("p/busy").state == "running"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert tracker.Api(store).run("p/busy").state == "crashed"
+    run = tracker.init(project="p", dir=store, id="busy", resume="allow")
+    assert run.resumed and run.starting_step == 1
+
+
+def test_resume_continues_across_three_processes(store):
+    for _ in range(3):
+        run_python(
+            f"""
+            import tracker
+            run = tracker.init(project="p", dir={str(store)!r}, id="multi", resume="allow")
+            for _ in range(4):
+                run.log({{"x": run.step}})
+            """
+        )
+    view = tracker.Api(store).run("p/multi")
+    assert [row["x"] for row in view.history()] == list(range(12))
+    assert view.state == "finished"
+    assert len(view.metadata["previous_processes"]) == 2

@@ -1,0 +1,116 @@
+"""Summary: last values, explicit writes, define_metric aggregates, and rebuilding from the history."""
+
+from __future__ import annotations
+
+import pytest
+
+import tracker
+from tests.conftest import run_python
+
+
+def stored_summary(store, run):
+    return tracker.Api(store).run(f"{run.project}/{run.id}").summary
+
+
+def test_last_value_by_default_and_explicit_writes(store):
+    run = tracker.init(project="p", dir=store)
+    run.log({"loss": 3.0, "acc": 0.1})
+    run.log({"loss": 2.0})
+    run.summary["best"] = 7
+    run.summary.update({"note": "ok"}, extra=1)
+    assert run.summary["loss"] == 2.0 and run.summary["acc"] == 0.1 and run.summary.best == 7
+    del run.summary["acc"]
+    run.finish()
+    summary = stored_summary(store, run)
+    assert summary["loss"] == 2.0 and summary["best"] == 7 and summary["note"] == "ok" and summary["extra"] == 1
+    assert "acc" not in summary
+    assert summary["_step"] == 1
+
+
+def test_explicit_value_is_overwritten_by_a_later_log(store):
+    run = tracker.init(project="p", dir=store)
+    run.summary["loss"] = 0.0
+    run.log({"loss": 5.0})
+    assert run.summary["loss"] == 5.0
+
+
+@pytest.mark.parametrize(
+    ("aggregate", "expected"),
+    [("min", 1.0), ("max", 4.0), ("mean", 2.5), ("first", 4.0), ("last", 2.0)],
+)
+def test_define_metric_aggregates(store, aggregate, expected):
+    run = tracker.init(project="p", dir=store)
+    run.define_metric("loss", summary=aggregate)
+    for value in (4.0, 1.0, 3.0, 2.0):
+        run.log({"loss": value})
+    assert run.summary["loss"] == pytest.approx(expected)
+    run.finish()
+    assert stored_summary(store, run)["loss"] == pytest.approx(expected)
+
+
+def test_none_keeps_the_metric_out_of_the_summary(store):
+    run = tracker.init(project="p", dir=store)
+    run.define_metric("noise", summary="none")
+    run.log({"noise": 1, "kept": 2})
+    assert "noise" not in run.summary and run.summary["kept"] == 2
+
+
+def test_several_aggregates_and_globs(store):
+    run = tracker.init(project="p", dir=store)
+    run.define_metric("val/*", summary="min,max")
+    run.define_metric("val/acc", summary="max")
+    for loss, acc in ((3.0, 0.2), (1.0, 0.9), (2.0, 0.5)):
+        run.log({"val/loss": loss, "val/acc": acc, "train/loss": loss})
+    assert run.summary["val/loss"] == {"min": 1.0, "max": 3.0}
+    assert run.summary["val/acc"] == 0.9  # the exact rule wins over the glob
+    assert run.summary["train/loss"] == 2.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"summary": "median"}, "median"),
+        ({"summary": "none,min"}, "none"),
+        ({"goal": "up"}, "goal"),
+        ({"summary": 3}, "summary"),
+    ],
+)
+def test_define_metric_validation(store, kwargs, match):
+    run = tracker.init(project="p", dir=store)
+    with pytest.raises(tracker.UsageError, match=match):
+        run.define_metric("loss", **kwargs)
+
+
+def test_glob_only_at_the_end(store):
+    run = tracker.init(project="p", dir=store)
+    with pytest.raises(tracker.UsageError, match=r"\*"):
+        run.define_metric("a*b")
+
+
+def test_summary_of_a_killed_run_is_rebuilt_from_the_history(store):
+    """Explicit writes and metric rules are journaled, so a SIGKILL loses neither."""
+    result = run_python(
+        f"""
+        import os, signal, tracker
+        run = tracker.init(project="p", dir={str(store)!r})
+        run.define_metric("loss", summary="min")
+        for value in (3.0, 1.0, 2.0):
+            run.log({{"loss": value, "acc": value / 10}})
+        run.summary["best_epoch"] = 4
+        print(run.id, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """,
+        check=False,
+    )
+    run_id = result.stdout.strip()
+    view = tracker.Api(store).run(f"p/{run_id}")
+    assert view.state == "crashed"
+    summary = view.summary
+    assert summary["loss"] == 1.0 and summary["acc"] == 0.2 and summary["best_epoch"] == 4
+
+
+def test_summary_mutation_after_finish_raises(store):
+    run = tracker.init(project="p", dir=store)
+    run.finish()
+    with pytest.raises(tracker.UsageError, match="finished"):
+        run.summary["x"] = 1
