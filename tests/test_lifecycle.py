@@ -16,7 +16,11 @@ def final(store, run_id):
 
 def child(store, body: str, **kwargs):
     """Run a child that prints its run id first; returns (completed process, run view)."""
-    header = f"import os, signal, sys, tracker\nrun = tracker.init(project='p', dir={str(store)!r})\nprint(run.id, flush=True)\n"
+    header = (
+        "import os, signal, sys, tracker\n"
+        f"run = tracker.init(project='p', dir={str(store)!r})\n"
+        "print(run.id, flush=True)\n"
+    )
     result = run_python(
         header + body,
         check=False,
