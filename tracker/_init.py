@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any
 
-from tracker import _config, _console, _layout, _process, _settings
+from tracker import _config, _layout, _process, _settings, console
 from tracker._errors import UsageError
 from tracker._journal import EVENT, RUNTIME, read_json, read_records, write_json_atomic
 from tracker._lock import RunLock
@@ -53,24 +53,24 @@ def init(
 ) -> Run:
     """Start (or resume) a tracked run, with the semantics documented for ``wandb.init()``."""
     keywords = {
-        "run_job_type": job_type,
-        "root_dir": dir,
+        "job_type": job_type,
+        "dir": dir,
         "project": project,
         "entity": entity,
         "reinit": reinit,
-        "run_tags": tags,
-        "run_group": group,
-        "run_name": name,
-        "run_notes": notes,
+        "tags": tags,
+        "group": group,
+        "name": name,
+        "notes": notes,
         "anonymous": anonymous,
         "mode": mode,
         "allow_val_change": allow_val_change,
         "resume": resume,
         "force": force,
         "save_code": save_code,
-        "run_id": id,
+        "id": id,
     }
-    resolved = _settings.resolve({key: value for key, value in keywords.items() if value is not None}, settings)
+    resolved = _settings.resolve(keywords, settings)
     integrations = _check_integrations(magic, tensorboard, sync_tensorboard, monitor_gym)
     config_data = _config.filter_keys(_config.load(config), config_include_keys, config_exclude_keys)
 
@@ -142,7 +142,7 @@ def _effective_mode(resolved: Settings) -> str:
         )
     if not _warned_online:
         _warned_online = True
-        _console.warn("mode='online': no tracking server is available yet; storing this run offline")
+        console.warn("mode='online': no tracking server is available yet; storing this run offline")
     return "offline"
 
 
@@ -161,7 +161,7 @@ def _base_dir(requested: str | None) -> str:
                 f"dir={base!r} is not writable ({error}) and neither is the temp dir {fallback!r} "
                 f"({fallback_error}); pass a writable dir= or set TRACKER_DIR"
             ) from fallback_error
-        _console.warn(f"dir={base!r} is not writable ({error.strerror or error}); runs go to {fallback!r}")
+        console.warn(f"dir={base!r} is not writable ({error.strerror or error}); runs go to {fallback!r}")
         return fallback
 
 
@@ -218,7 +218,7 @@ def _replace(paths: _layout.RunPaths, root: str, project: str, run_id: str) -> N
     target = os.path.join(_layout.trash_dir(root), project, f"{run_id}.replaced.{time.strftime('%Y%m%dT%H%M%S')}")
     os.makedirs(os.path.dirname(target), exist_ok=True)
     shutil.move(paths.directory, target)
-    _console.warn(
+    console.warn(
         f"run {project}/{run_id} already existed and resume is off: it was replaced; the old data is kept in {target}"
     )
 
@@ -276,15 +276,15 @@ def _open_run(resolved: Settings, config: dict[str, Any], mode: str, integration
     if prior is not None:
         writer.append_record({EVENT: "resume", "at": start, "starting_step": prior.starting_step})
     run._write_run_file()
-    _record_metadata(run, writer, start, prior, resolved.disable_git)
+    _record_metadata(run, writer, start, prior, resolved)
     write_json_atomic(_layout.resume_file(root), {"run_id": run_id, "project": project})
     if resolved.save_code:
         run._save_code(program_path())
     log.info("init", project=project, action=action, dir=paths.directory, settings=resolved.to_dict())
     DebugLog(_layout.global_log(root)).info("run opened", run_id=run_id, project=project, dir=paths.directory)
-    _console.info(f"run {identity.name} ({run_id}) -> {paths.directory}", silent=resolved.silent)
+    console.info(f"run {identity.name} ({run_id}) -> {paths.directory}", silent=resolved.silent)
     if prior is not None:
-        _console.info(f"resumed at step {prior.starting_step}", silent=resolved.silent)
+        console.info(f"resumed at step {prior.starting_step}", silent=resolved.silent)
     return run
 
 
@@ -309,15 +309,15 @@ def _identity(resolved: Settings, run_id: str, project: str, prior: _Prior | Non
     )
 
 
-def _record_metadata(run: Run, writer: RunWriter, start: float, prior: _Prior | None, disable_git: bool) -> None:
+def _record_metadata(run: Run, writer: RunWriter, start: float, prior: _Prior | None, resolved: Settings) -> None:
     """Write the cheap metadata now; add git state from a background thread (git can take 50 ms)."""
-    metadata = collect(start)
+    metadata = {**collect(start), **(resolved.run_metadata or {})}
     if prior is not None:
         earlier = prior.metadata.get("previous_processes", [])
         keep = ("host", "pid", "started_at", "slurm")
         metadata["previous_processes"] = [*earlier, {key: prior.metadata.get(key) for key in keep}]
     writer.materialize(writer.paths.metadata, metadata)
-    if disable_git:
+    if resolved.disable_git:
         return
 
     def add_git() -> None:

@@ -43,7 +43,7 @@ def collect(start_time: float) -> dict[str, Any]:
         "argv": list(sys.argv),
         "cwd": os.getcwd(),
         "started_at": utc_now_iso(start_time),
-        "slurm": {key: value for key, value in os.environ.items() if key.startswith("SLURM_")} or None,
+        "slurm": {key: value for key, value in os.environ.items() if key.startswith(("SLURM_", "SLURMD_"))} or None,
     }
 
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from tracker import _console, _journal, _process, _validate
+from tracker import _journal, _process, _validate, console
 from tracker._config import Config
 from tracker._errors import UsageError
 from tracker._journal import EVENT, RESERVED_KEYS, RUNTIME, STEP, TIMESTAMP
@@ -241,7 +241,7 @@ class Run:
         self._dropped_steps += 1
         if self._dropped_steps <= _STEP_WARNINGS_SHOWN:
             suffix = "" if self._dropped_steps < _STEP_WARNINGS_SHOWN else " (further such warnings are counted)"
-            _console.warn(
+            console.warn(
                 f"log(step={step}) was not stored: run {self.id} is at step {current} and steps must not "
                 f"decrease{suffix}"
             )
@@ -347,7 +347,7 @@ class Run:
             line = f"run {self.name} ({self.id}) {state}"
             if self._dropped_steps:
                 line += f"; {self._dropped_steps} log() calls with decreasing steps were not stored"
-            _console.info(line, silent=self._silent or bool(quiet))
+            console.info(line, silent=self._silent or bool(quiet))
 
     def _close_store(self, state: str, code: int) -> None:
         for pattern, base in self._saved_globs:

@@ -52,9 +52,9 @@ def _root_dir(argument: str, value: Any) -> str | None:
 def _tags(argument: str, value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
-    if isinstance(value, str) and argument.startswith("TRACKER_"):
+    if isinstance(value, str) and _from_environment(argument):
         value = [tag.strip() for tag in value.split(",") if tag.strip()]
-    return _validate.tags(value)
+    return _validate.tags(value, argument)
 
 
 def _resume(argument: str, value: Any) -> bool | str | None:
@@ -108,8 +108,20 @@ def _signals(argument: str, value: Any) -> tuple[str, ...]:
     return tuple(result)
 
 
+def _from_environment(argument: str) -> bool:
+    return argument.startswith("TRACKER_")
+
+
+def _metadata(argument: str, value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
+        raise UsageError(f"{argument}={value!r} must be a mapping with string keys")
+    return dict(value)
+
+
 def _bool(argument: str, value: Any) -> bool:
-    return _validate.boolean(argument, value)
+    return _validate.boolean(argument, value, from_text=_from_environment(argument))
 
 
 # name -> (default, parser). Names follow wandb.Settings where the meaning is the same.
@@ -134,6 +146,28 @@ _FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "anonymous": (None, _anonymous),
     "base_url": (None, _base_url),
     "preemption_signals": (("SIGTERM", "SIGUSR2"), _signals),
+    # extra entries for metadata.json, e.g. the Hydra job a launcher ran
+    "run_metadata": (None, _metadata),
+}
+
+# init() keyword -> setting, so that errors about keywords name the keyword the user wrote.
+INIT_KEYWORDS: dict[str, str] = {
+    "job_type": "run_job_type",
+    "dir": "root_dir",
+    "project": "project",
+    "entity": "entity",
+    "reinit": "reinit",
+    "tags": "run_tags",
+    "group": "run_group",
+    "name": "run_name",
+    "notes": "run_notes",
+    "anonymous": "anonymous",
+    "mode": "mode",
+    "allow_val_change": "allow_val_change",
+    "resume": "resume",
+    "force": "force",
+    "save_code": "save_code",
+    "id": "run_id",
 }
 
 # TRACKER_* variables, named after their WANDB_* counterparts.
@@ -177,6 +211,18 @@ class Settings:
         """Build settings from a mapping, naming ``source`` (a file, ``settings``) in every error."""
         settings = cls()
         settings._update(values, lambda name: f"{source}: {name}")
+        return settings
+
+    @classmethod
+    def from_init_keywords(cls, keywords: Mapping[str, Any]) -> Settings:
+        """Settings from init() keywords (None means not given); errors name the keyword."""
+        settings = cls()
+        for keyword, value in keywords.items():
+            if keyword not in INIT_KEYWORDS:
+                raise UsageError(f"{keyword!r} is not an init() argument; known: {', '.join(INIT_KEYWORDS)}")
+            if value is not None:
+                name = INIT_KEYWORDS[keyword]
+                settings._values[name] = _FIELDS[name][1](keyword, value)
         return settings
 
     def _update(self, values: Mapping[str, Any], describe: Callable[[str], str]) -> None:
@@ -236,6 +282,9 @@ def from_file(path: str) -> Settings:
     table = data.get("tracker", data)
     if not isinstance(table, dict):
         raise UsageError(f"settings file {path}: [tracker] must be a table")
+    if table is not data and len(data) > 1:
+        stray = ", ".join(sorted(key for key in data if key != "tracker"))
+        raise UsageError(f"settings file {path}: keys outside [tracker] ({stray}); put every setting in the table")
     return Settings.from_mapping(table, f"settings file {path}")
 
 
@@ -246,7 +295,7 @@ def from_environment(environ: Mapping[str, str]) -> Settings:
         value = environ.get(variable)
         if value is not None and value != "":
             settings._values[name] = _FIELDS[name][1](variable, value)
-    if _validate.boolean("TRACKER_DISABLED", environ.get("TRACKER_DISABLED", "")):
+    if _validate.boolean("TRACKER_DISABLED", environ.get("TRACKER_DISABLED", ""), from_text=True):
         settings._values["mode"] = "disabled"
     return settings
 
@@ -262,9 +311,10 @@ def coerce(value: Settings | Mapping[str, Any] | None) -> Settings:
     raise UsageError(f"settings={value!r} must be a tracker.Settings or a dict, not {type(value).__name__}")
 
 
-def resolve(explicit: Mapping[str, Any], settings: Settings | Mapping[str, Any] | None) -> Settings:
-    """Apply the precedence chain; ``explicit`` holds the init() keywords that were not None."""
+def resolve(keywords: Mapping[str, Any], settings: Settings | Mapping[str, Any] | None) -> Settings:
+    """Apply the precedence chain to init()'s keywords (None means not given) and ``settings=``."""
+    explicit = Settings.from_init_keywords(keywords)
     layered = from_file(settings_file_path())
     layered = layered.merged(from_environment(os.environ))
     layered = layered.merged(coerce(settings))
-    return layered.merged(Settings(**explicit))
+    return layered.merged(explicit)

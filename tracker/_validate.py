@@ -44,17 +44,17 @@ def text(argument: str, value: Any, *, max_length: int | None = None, allow_empt
     return value
 
 
-def tags(value: Any) -> tuple[str, ...]:
+def tags(value: Any, argument: str = "tags") -> tuple[str, ...]:
     """Normalize tags: one string is one tag; each tag is 1..64 characters; order kept, duplicates dropped."""
     items: Iterable[Any] = (value,) if isinstance(value, str) else value
     if not isinstance(items, Iterable) or isinstance(items, bytes | dict):
-        raise UsageError(f"tags={value!r} must be a string or a sequence of strings")
+        raise UsageError(f"{argument}={value!r} must be a string or a sequence of strings")
     result: list[str] = []
     for tag in items:
         if not isinstance(tag, str):
-            raise UsageError(f"tags: {tag!r} must be a string, not {type(tag).__name__}")
+            raise UsageError(f"{argument}: {tag!r} must be a string, not {type(tag).__name__}")
         if not 1 <= len(tag) <= MAX_TAG:
-            raise UsageError(f"tags: {tag!r} is {len(tag)} characters long; each tag must have 1 to {MAX_TAG}")
+            raise UsageError(f"{argument}: {tag!r} is {len(tag)} characters long; each tag must have 1 to {MAX_TAG}")
         if tag not in result:
             result.append(tag)
     return tuple(result)
@@ -70,16 +70,16 @@ def choice(argument: str, value: Any, allowed: Iterable[Any]) -> Any:
     raise UsageError(f"{argument}={value!r} is not allowed; choose one of {listed}")
 
 
-def boolean(argument: str, value: Any) -> bool:
-    """Validate a bool, accepting the usual spellings of environment variables and YAML."""
+def boolean(argument: str, value: Any, *, from_text: bool = False) -> bool:
+    """Validate a bool; ``from_text`` (environment variables) also accepts true/false, 1/0, yes/no, on/off."""
     if isinstance(value, bool):
         return value
+    if not from_text:
+        raise UsageError(f"{argument}={value!r} must be a bool (True or False)")
     if isinstance(value, str):
         lowered = value.strip().lower()
         if lowered in ("1", "true", "yes", "on"):
             return True
         if lowered in ("0", "false", "no", "off", ""):
             return False
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
     raise UsageError(f"{argument}={value!r} must be a boolean (true/false)")
