@@ -1,0 +1,1 @@
+"""Hydra plugin package of the tracker: see tracker_launcher.py."""

@@ -1,0 +1,36 @@
+"""TrackerCallback: tracks a single (non -m) Hydra run, for which Hydra calls no launcher.
+
+It shares launcher.tracking's code path with the tracked launchers and stands aside for jobs whose
+task a tracked launcher already wrapped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+import tracker
+from launcher.tracking import TrackedTask, end_run, start_run
+
+
+class TrackerCallback(Callback):
+    """Add to ``hydra.callbacks`` to track runs that no tracked launcher wraps."""
+
+    def __init__(self) -> None:
+        self._run: tracker.Run | None = None
+
+    def on_job_start(self, config: DictConfig, *, task_function: Any = None, **kwargs: Any) -> None:
+        if isinstance(task_function, TrackedTask):
+            return
+        self._run = start_run(config)
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if self._run is None:
+            return
+        failed = job_return.status == JobStatus.FAILED
+        error = job_return._return_value if failed else None
+        end_run(self._run, error if isinstance(error, BaseException) else (RuntimeError() if failed else None))
+        self._run = None

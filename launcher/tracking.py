@@ -1,0 +1,119 @@
+"""The one code path that turns a Hydra job into a tracked run: start it from YAML, end it with the job.
+
+Used by TrackedTask (multirun, wrapped by the tracked launchers) and by TrackerCallback (single runs).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+import tracker
+from sweeps import job_name, run_id
+
+# tracker YAML keys that are init() keywords; the rest of TrackerConf is handled here.
+_INIT_KEYS = ("project", "entity", "group", "name", "tags", "notes", "job_type", "mode", "dir", "resume",
+              "reinit", "save_code", "allow_val_change")
+
+
+def tracker_yaml(config: DictConfig) -> dict[str, Any]:
+    """The job's ``tracker`` node as plain values ({} when the app has none)."""
+    node = config.get("tracker") if isinstance(config, DictConfig) else None
+    return OmegaConf.to_container(node, resolve=True) if node is not None else {}
+
+
+def validate(yaml: Mapping[str, Any]) -> None:
+    """Check the tracker YAML with the tracker's own rules, naming the key, before any job starts."""
+    try:
+        tracker.Settings.from_init_keywords({key: yaml.get(key) for key in _INIT_KEYS})
+        tracker.Settings.from_mapping(yaml.get("settings") or {}, "tracker.settings")
+        for key in ("config_include_keys", "config_exclude_keys"):
+            value = yaml.get(key)
+            if value is not None and not all(isinstance(item, str) and item for item in value):
+                raise tracker.UsageError(f"{key}={value!r} must be a list of key names")
+        if yaml.get("config_include_keys") is not None and yaml.get("config_exclude_keys") is not None:
+            raise tracker.UsageError("config_include_keys and config_exclude_keys cannot both be set")
+    except tracker.UsageError as error:
+        raise tracker.UsageError(f"invalid tracker config (the `tracker` node): {error}") from None
+
+
+def _hydra_metadata() -> dict[str, Any]:
+    hydra = HydraConfig.get()
+    return {
+        "hydra": {
+            "job_name": hydra.job.name,
+            "job_num": hydra.job.get("num"),
+            "job_id": hydra.job.get("id"),
+            "override_dirname": hydra.job.override_dirname,
+            "overrides": list(hydra.overrides.task),
+            "output_dir": hydra.runtime.output_dir,
+            "config_name": hydra.job.config_name,
+            "mode": hydra.mode.name.lower() if hydra.mode is not None else None,
+            "sweep_dir": hydra.sweep.dir if hydra.mode == RunMode.MULTIRUN else None,
+        }
+    }
+
+
+def start_run(config: DictConfig, *, group: str | None = None, deterministic_id: bool = False,
+              requeued: bool = False) -> tracker.Run:
+    """tracker.init() for the running Hydra job, from its ``tracker`` YAML and its resolved config."""
+    yaml = tracker_yaml(config)
+    validate(yaml)
+    kwargs = {key: yaml[key] for key in _INIT_KEYS if yaml.get(key) is not None}
+    overrides = list(HydraConfig.get().overrides.task)
+    kwargs["group"] = kwargs.get("group") or group
+    if "name" not in kwargs and (name := job_name(overrides)) is not None:
+        kwargs["name"] = name
+    if deterministic_id and kwargs["group"]:
+        kwargs["id"] = run_id(kwargs["group"], overrides)
+    if requeued or int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:
+        kwargs["resume"] = "allow"  # a requeued job continues its own run, whatever resume says
+    plain = OmegaConf.to_container(config, resolve=True)
+    job_config = {key: value for key, value in plain.items() if key not in ("hydra", "tracker")}
+    settings = {**(yaml.get("settings") or {}), "run_metadata": _hydra_metadata()}
+    return tracker.init(
+        config=job_config,
+        config_include_keys=yaml.get("config_include_keys"),
+        config_exclude_keys=yaml.get("config_exclude_keys"),
+        settings=settings,
+        **kwargs,
+    )
+
+
+def end_run(run: tracker.Run, error: BaseException | None) -> None:
+    """Finish the run with the job's real outcome (Hydra itself swallows task exceptions in sweeps)."""
+    if error is None:
+        run.finish(exit_code=0)
+    elif isinstance(error, SystemExit):
+        code = error.code
+        run.finish(exit_code=code if isinstance(code, int) else (0 if code is None else 1))
+    else:
+        run.finish(exit_code=1)
+
+
+class TrackedTask:
+    """The task function of every tracked job: a picklable wrapper around the user's task.
+
+    It holds only the user's task function (pickled by reference or by cloudpickle), the sweep's
+    group, and how often submitit requeued it, so it crosses into submitit and Slurm workers intact.
+    """
+
+    def __init__(self, task_function: Callable[[DictConfig], Any], group: str | None) -> None:
+        self.task_function = task_function
+        self.group = group
+        self.requeues = 0
+
+    def __call__(self, config: DictConfig) -> Any:
+        run = start_run(config, group=self.group, deterministic_id=True, requeued=self.requeues > 0)
+        try:
+            result = self.task_function(config)
+        except BaseException as error:
+            end_run(run, error)
+            raise
+        end_run(run, None)
+        return result

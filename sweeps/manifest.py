@@ -1,0 +1,130 @@
+"""The sweep manifest: which jobs a sweep launched, with their overrides, run ids and last known states.
+
+It is written by the launching process only (one writer), at sweep start and as jobs end, into
+``<tracker root>/sweeps/<project>/<key>.json``; the same sweep launched again updates the same file,
+so a sweep never gets a second group. Run states are re-read from the runs themselves on demand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+import tracker
+
+FORMAT_VERSION = 1
+PENDING = "pending"
+
+
+def _atomic_write(path: str, value: Any) -> None:
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "wb") as handle:
+        handle.write(orjson.dumps(value, option=orjson.OPT_INDENT_2))
+    os.replace(temporary, path)
+
+
+def manifests_dir(api: tracker.Api, project: str) -> str:
+    return os.path.join(api.root, "sweeps", project)
+
+
+class SweepManifest:
+    """One sweep's manifest; create or reopen with ``SweepManifest.open()``."""
+
+    def __init__(self, path: str, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+
+    @classmethod
+    def path_for(cls, api: tracker.Api, project: str, group: str) -> str:
+        key = hashlib.sha256(group.encode()).hexdigest()[:16]
+        return os.path.join(manifests_dir(api, project), f"{key}.json")
+
+    @classmethod
+    def open(cls, api: tracker.Api, project: str, group: str, **details: Any) -> SweepManifest:
+        """The sweep's manifest, created if new; each call records one more launch."""
+        path = cls.path_for(api, project, group)
+        data = cls._read(path) or {
+            "format_version": FORMAT_VERSION,
+            "group": group,
+            "project": project,
+            "created_at": time.time(),
+            "launches": [],
+            "jobs": {},
+        }
+        data.update(details)
+        data["launches"].append({"at": time.time(), "argv": list(sys.argv), "host": os.uname().nodename})
+        manifest = cls(path, data)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        manifest.save()
+        return manifest
+
+    @classmethod
+    def load(cls, api: tracker.Api, project: str, group: str) -> SweepManifest | None:
+        path = cls.path_for(api, project, group)
+        data = cls._read(path)
+        return cls(path, data) if data else None
+
+    @classmethod
+    def all(cls, api: tracker.Api, project: str) -> list[SweepManifest]:
+        directory = manifests_dir(api, project)
+        try:
+            names = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            return []
+        manifests = []
+        for name in names:
+            if name.endswith(".json"):
+                data = cls._read(os.path.join(directory, name))
+                if data:
+                    manifests.append(cls(os.path.join(directory, name), data))
+        return manifests
+
+    @staticmethod
+    def _read(path: str) -> dict[str, Any] | None:
+        try:
+            with open(path, "rb") as handle:
+                data = orjson.loads(handle.read())
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return None
+        return data if isinstance(data, dict) and data.get("format_version") == FORMAT_VERSION else None
+
+    @property
+    def group(self) -> str:
+        return self.data["group"]
+
+    @property
+    def project(self) -> str:
+        return self.data["project"]
+
+    @property
+    def jobs(self) -> list[dict[str, Any]]:
+        """Jobs in launch order."""
+        return sorted(self.data["jobs"].values(), key=lambda job: job["num"])
+
+    def add_jobs(self, jobs: Iterable[dict[str, Any]]) -> None:
+        """Record jobs about to run (keys: num, overrides, run_id, name); a known run id is updated."""
+        for job in jobs:
+            previous = self.data["jobs"].get(job["run_id"], {})
+            self.data["jobs"][job["run_id"]] = {**previous, **job, "state": PENDING}
+        self.save()
+
+    def refresh_states(self, api: tracker.Api, run_ids: Iterable[str] | None = None) -> None:
+        """Copy the runs' own states into the manifest (all jobs, or those given)."""
+        wanted = set(self.data["jobs"] if run_ids is None else run_ids)
+        for run_id in wanted:
+            try:
+                state = api.run(f"{self.project}/{run_id}").state
+            except tracker.Error:
+                state = PENDING
+            self.data["jobs"][run_id]["state"] = state
+        self.save()
+
+    def save(self) -> None:
+        self.data["updated_at"] = time.time()
+        _atomic_write(self.path, self.data)
