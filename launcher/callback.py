@@ -25,7 +25,11 @@ class TrackerCallback(Callback):
     def on_job_start(self, config: DictConfig, *, task_function: Any = None, **kwargs: Any) -> None:
         if isinstance(task_function, TrackedTask):
             return
-        self._run = start_run(config)
+        try:
+            self._run = start_run(config)
+        except tracker.UsageError as error:
+            # Hydra turns a callback's exceptions into warnings; a SystemExit stops the job as it must.
+            raise SystemExit(f"tracker: {error}") from error
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if self._run is None:

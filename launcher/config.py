@@ -61,9 +61,15 @@ def register_configs(*, basic_target: str, submitit_local_target: str, slurm_tar
     """Register the ``tracker`` schema and the three launchers (targets live under hydra_plugins)."""
     store = ConfigStore.instance()
     store.store(group="tracker", name="base", node=TrackerConf, provider="tracker")
-    store.store(group="hydra/launcher", name="tracked", node=TrackedBasicConf(_target_=basic_target),
-                provider="tracker")
-    store.store(group="hydra/launcher", name="tracked_submitit_local",
-                node=TrackedSubmititLocalConf(_target_=submitit_local_target), provider="tracker")
-    store.store(group="hydra/launcher", name="tracked_slurm", node=TrackedSlurmConf(_target_=slurm_target),
-                provider="tracker")
+    store.store(
+        group="hydra/launcher", name="tracked", node=TrackedBasicConf(_target_=basic_target), provider="tracker"
+    )
+    store.store(
+        group="hydra/launcher",
+        name="tracked_submitit_local",
+        node=TrackedSubmititLocalConf(_target_=submitit_local_target),
+        provider="tracker",
+    )
+    store.store(
+        group="hydra/launcher", name="tracked_slurm", node=TrackedSlurmConf(_target_=slurm_target), provider="tracker"
+    )

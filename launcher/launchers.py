@@ -64,8 +64,12 @@ class TrackingLauncherMixin:
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         manifest, api = self._manifest()
         jobs = [
-            {"num": initial_job_idx + index, "overrides": list(overrides), "name": job_name(overrides),
-             "run_id": run_id(self.group, overrides)}
+            {
+                "num": initial_job_idx + index,
+                "overrides": list(overrides),
+                "name": job_name(overrides),
+                "run_id": run_id(self.group, overrides),
+            }
             for index, overrides in enumerate(job_overrides)
         ]
         manifest.add_jobs(jobs)

@@ -17,8 +17,21 @@ import tracker
 from sweeps import job_name, run_id
 
 # tracker YAML keys that are init() keywords; the rest of TrackerConf is handled here.
-_INIT_KEYS = ("project", "entity", "group", "name", "tags", "notes", "job_type", "mode", "dir", "resume",
-              "reinit", "save_code", "allow_val_change")
+_INIT_KEYS = (
+    "project",
+    "entity",
+    "group",
+    "name",
+    "tags",
+    "notes",
+    "job_type",
+    "mode",
+    "dir",
+    "resume",
+    "reinit",
+    "save_code",
+    "allow_val_change",
+)
 
 
 def tracker_yaml(config: DictConfig) -> dict[str, Any]:
@@ -31,7 +44,6 @@ def validate(yaml: Mapping[str, Any]) -> None:
     """Check the tracker YAML with the tracker's own rules, naming the key, before any job starts."""
     try:
         tracker.Settings.from_init_keywords({key: yaml.get(key) for key in _INIT_KEYS})
-        tracker.Settings.from_mapping(yaml.get("settings") or {}, "tracker.settings")
         for key in ("config_include_keys", "config_exclude_keys"):
             value = yaml.get(key)
             if value is not None and not all(isinstance(item, str) and item for item in value):
@@ -39,7 +51,11 @@ def validate(yaml: Mapping[str, Any]) -> None:
         if yaml.get("config_include_keys") is not None and yaml.get("config_exclude_keys") is not None:
             raise tracker.UsageError("config_include_keys and config_exclude_keys cannot both be set")
     except tracker.UsageError as error:
-        raise tracker.UsageError(f"invalid tracker config (the `tracker` node): {error}") from None
+        raise tracker.UsageError(f"invalid tracker config: tracker.{error}") from None
+    try:
+        tracker.Settings.from_mapping(yaml.get("settings") or {}, "tracker.settings")
+    except tracker.UsageError as error:
+        raise tracker.UsageError(f"invalid tracker config: {error}") from None
 
 
 def _hydra_metadata() -> dict[str, Any]:
@@ -59,8 +75,9 @@ def _hydra_metadata() -> dict[str, Any]:
     }
 
 
-def start_run(config: DictConfig, *, group: str | None = None, deterministic_id: bool = False,
-              requeued: bool = False) -> tracker.Run:
+def start_run(
+    config: DictConfig, *, group: str | None = None, deterministic_id: bool = False, requeued: bool = False
+) -> tracker.Run:
     """tracker.init() for the running Hydra job, from its ``tracker`` YAML and its resolved config."""
     yaml = tracker_yaml(config)
     validate(yaml)
@@ -73,8 +90,9 @@ def start_run(config: DictConfig, *, group: str | None = None, deterministic_id:
         kwargs["id"] = run_id(kwargs["group"], overrides)
     if requeued or int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:
         kwargs["resume"] = "allow"  # a requeued job continues its own run, whatever resume says
-    plain = OmegaConf.to_container(config, resolve=True)
-    job_config = {key: value for key, value in plain.items() if key not in ("hydra", "tracker")}
+    job_config = OmegaConf.to_container(
+        OmegaConf.masked_copy(config, [key for key in config if key not in ("hydra", "tracker")]), resolve=True
+    )
     settings = {**(yaml.get("settings") or {}), "run_metadata": _hydra_metadata()}
     return tracker.init(
         config=job_config,

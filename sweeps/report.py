@@ -24,14 +24,23 @@ def job_rows(manifest: SweepManifest, api: tracker.Api, metric: str | None) -> l
             state, summary = view.state, view.summary
         except tracker.Error:
             state, summary = job.get("state", "pending"), {}
-        rows.append({"num": job["num"], "name": job.get("name") or job["run_id"], "run_id": job["run_id"],
-                     "state": state, "metric": summary.get(metric) if metric else None})
+        rows.append(
+            {
+                "num": job["num"],
+                "name": job.get("name") or job["run_id"],
+                "run_id": job["run_id"],
+                "state": state,
+                "metric": summary.get(metric) if metric else None,
+            }
+        )
     return rows
 
 
 def print_jobs(manifest: SweepManifest, api: tracker.Api, metric: str | None) -> None:
     rows = job_rows(manifest, api, metric)
     columns = ["#", "run", "id", "state"] + ([metric] if metric else [])
-    cells = [[str(row["num"]), row["name"], row["run_id"], row["state"]] + ([_format(row["metric"])] if metric else [])
-             for row in rows]
-    console.table(f"sweep {manifest.group!r} ({manifest.project})", columns, cells)
+    cells = [
+        [str(row["num"]), row["name"], row["run_id"], row["state"]] + ([_format(row["metric"])] if metric else [])
+        for row in rows
+    ]
+    console.table(f"sweep {manifest.group!r}: project {manifest.project} in {api.root}", columns, cells)

@@ -1,0 +1,177 @@
+"""End to end: the real train.py in a subprocess, as a user runs it, read back through tracker.Api."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+import tracker
+from sweeps import SweepManifest
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT = "hydra-demo"
+
+
+class App:
+    """Runs train.py with its store, outputs and sweep dirs inside one temporary directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.store = root / "store"
+        self.env = {**os.environ, "TRACKER_DIR": str(self.store), "TRACKER_SILENT": "false"}
+
+    def command(self, *args: str) -> list[str]:
+        return [
+            sys.executable,
+            str(REPO / "train.py"),
+            *args,
+            f"hydra.sweep.dir={self.root / 'multirun'}",
+            f"hydra.run.dir={self.root / 'outputs'}",
+        ]
+
+    def __call__(self, *args: str, expect_ok: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            self.command(*args), cwd=self.root, env=self.env, capture_output=True, text=True, timeout=600, check=False
+        )
+        if expect_ok and result.returncode != 0:
+            raise AssertionError(f"train.py failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    @property
+    def api(self) -> tracker.Api:
+        return tracker.Api(self.store)
+
+    def runs(self, **filters) -> list:
+        return self.api.runs(PROJECT, **filters)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> App:
+    return App(tmp_path)
+
+
+def test_two_by_three_sweep_gives_six_runs_in_one_group(app):
+    result = app("-m", "lr=0.1,0.01", "seed=0,1,2", "epochs=5")
+    runs = app.runs()
+    assert len(runs) == 6
+    assert {run.group for run in runs} == {"train:config epochs=5 lr=0.1,0.01 seed=0,1,2"}
+    assert sorted(run.name for run in runs) == sorted(
+        f"epochs=5,lr={lr},seed={seed}" for lr in ("0.1", "0.01") for seed in range(3)
+    )
+    for run in runs:
+        assert run.state == "finished" and run.exit_code == 0 and run.tags == ("example",)
+        config = run.config
+        assert set(config) == {"seed", "lr", "epochs", "batch_size", "model", "data"}  # exclusions applied
+        assert f"lr={config['lr']},seed={config['seed']}" in run.name
+        history = run.history()
+        assert [row["epoch"] for row in history] == [0, 1, 2, 3, 4]
+        assert run.summary["val_loss"] == history[-1]["val_loss"]
+        hydra = run.metadata["hydra"]
+        assert hydra["override_dirname"] and hydra["output_dir"].startswith(str(app.root / "multirun"))
+        assert hydra["sweep_dir"] == str(app.root / "multirun") and hydra["job_num"] in range(6)
+    manifest = SweepManifest.load(app.api, PROJECT, runs[0].group)
+    assert [job["state"] for job in manifest.jobs] == ["finished"] * 6
+    assert sorted(job["run_id"] for job in manifest.jobs) == sorted(run.id for run in runs)
+    for run in runs:  # the end-of-sweep table names every job with its state and metric
+        assert run.name[:20] in result.stderr or run.id in result.stderr
+    assert result.stderr.count("finished") >= 6 and "val_loss" in result.stderr
+
+
+def test_include_keys_reach_into_nested_nodes(app):
+    app(
+        "-m",
+        "seed=0,1",
+        "epochs=2",
+        "tracker.config_exclude_keys=null",
+        "tracker.config_include_keys=[lr,model.hidden]",
+    )
+    for run in app.runs():
+        assert run.config == {"lr": 0.05, "model": {"hidden": 16}}
+
+
+def test_one_failing_job_does_not_disturb_the_others(app):
+    result = app("-m", "lr=0.1,0.01", "seed=0,1,2", "epochs=8", "fail_if={seed:1,lr:0.01}", expect_ok=False)
+    assert result.returncode != 0 and "failure drill" in result.stderr
+    runs = app.runs()
+    states = sorted(run.state for run in runs)
+    assert states == ["failed"] + ["finished"] * 5
+    failed = next(run for run in runs if run.state == "failed")
+    assert failed.config["seed"] == 1 and failed.config["lr"] == 0.01 and failed.exit_code == 1
+    assert [row["epoch"] for row in failed.history()] == [0, 1, 2, 3, 4]
+    for run in runs:
+        if run.state == "finished":
+            assert len(run.history()) == 8
+
+
+def test_running_the_same_sweep_again_with_resume_adds_no_runs(app):
+    app("-m", "lr=0.1,0.01", "seed=0,1,2", "epochs=4")
+    first = {run.id: len(run.history()) for run in app.runs()}
+    app("-m", "lr=0.1,0.01", "seed=0,1,2", "epochs=4", "tracker.resume=allow")
+    runs = app.runs()
+    assert {run.id: len(run.history()) for run in runs} == first
+    assert all(run.state == "finished" for run in runs)
+    manifests = SweepManifest.all(app.api, PROJECT)
+    assert len(manifests) == 1 and len(manifests[0].data["launches"]) == 2
+    # without resume the same ids are replaced: still one group, the old data kept aside
+    app("-m", "lr=0.1,0.01", "seed=0,1,2", "epochs=4")
+    assert sorted(run.id for run in app.runs()) == sorted(first)
+    assert len(list((app.store / "tracker-runs" / "trash" / PROJECT).iterdir())) == 6
+    assert len(SweepManifest.all(app.api, PROJECT)) == 1
+
+
+def test_single_run_is_tracked_by_the_callback(app):
+    result = app("epochs=3", "tracker.tags=[a,b]", "tracker.notes=hello")
+    (run,) = app.runs()
+    assert (run.state, run.tags, run.notes, run.group, run.name) == ("finished", ("a", "b"), "hello", None, "epochs=3")
+    assert [row["epoch"] for row in run.history()] == [0, 1, 2]
+    assert run.metadata["hydra"]["mode"] == "run"
+    assert f"run epochs=3 ({run.id})" in result.stderr
+
+
+@pytest.mark.parametrize("mode", ["-m", None])
+def test_bad_tracker_config_fails_before_any_job(app, mode):
+    args = [mode] if mode else []
+    unknown = app(*args, "seed=0,1" if mode else "seed=0", "tracker.projcet=x", expect_ok=False)
+    assert unknown.returncode != 0 and "projcet" in unknown.stderr
+    bad_value = app(*args, "seed=0,1" if mode else "seed=0", "tracker.mode=bogus", expect_ok=False)
+    assert bad_value.returncode != 0 and "tracker.mode='bogus'" in bad_value.stderr
+    assert app.runs() == []
+
+
+@pytest.mark.slow
+def test_submitit_local_preemption_requeues_and_resumes_the_run(app):
+    """USR2 (submitit's preemption signal) mid-run: the job is requeued and its run continues."""
+    process = subprocess.Popen(
+        app.command("-m", "seed=0", "epochs=25", "epoch_sleep=0.2", "hydra/launcher=tracked_submitit_local"),
+        cwd=app.root,
+        env=app.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    metadata = None
+    deadline = time.monotonic() + 120
+    while metadata is None and time.monotonic() < deadline:
+        files = list((app.store / "tracker-runs" / "projects" / PROJECT).glob("*/history.jsonl"))
+        if files and files[0].read_bytes().count(b"\n") >= 5:
+            metadata = orjson.loads((files[0].parent / "metadata.json").read_bytes())
+        time.sleep(0.1)
+    assert metadata is not None, "the job never started logging"
+    os.kill(metadata["pid"], signal.SIGUSR2)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output
+    (run,) = app.runs()
+    assert run.state == "finished" and run.exit_code == 0
+    assert [row["_step"] for row in run.history()] == list(range(25))
+    assert [row["epoch"] for row in run.history()] == list(range(25))
+    events = [orjson.loads(line) for line in Path(run.path, "history.jsonl").read_bytes().splitlines()]
+    kinds = [event.get("_event") for event in events if "_event" in event]
+    assert kinds == ["preempting", "finish", "resume", "finish"]
+    assert run.metadata["pid"] != metadata["pid"] and len(run.metadata["previous_processes"]) == 1
