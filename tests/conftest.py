@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import tracker
+from tests.train_app import App
 from tracker import _init, _process
 
 SERVICE_MARKERS = ("slurm", "postgres", "browser")
@@ -31,6 +32,12 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     _process.finish_all(0)
     tracker.run = None
     _init._warned_online = False
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> App:
+    """The example train.py, run in subprocesses with its store and outputs under tmp_path."""
+    return App(tmp_path)
 
 
 @pytest.fixture

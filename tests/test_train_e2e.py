@@ -5,56 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import orjson
 import pytest
 
-import tracker
 from sweeps import SweepManifest
-
-REPO = Path(__file__).resolve().parents[1]
-PROJECT = "hydra-demo"
-
-
-class App:
-    """Runs train.py with its store, outputs and sweep dirs inside one temporary directory."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.store = root / "store"
-        self.env = {**os.environ, "TRACKER_DIR": str(self.store), "TRACKER_SILENT": "false"}
-
-    def command(self, *args: str) -> list[str]:
-        return [
-            sys.executable,
-            str(REPO / "train.py"),
-            *args,
-            f"hydra.sweep.dir={self.root / 'multirun'}",
-            f"hydra.run.dir={self.root / 'outputs'}",
-        ]
-
-    def __call__(self, *args: str, expect_ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            self.command(*args), cwd=self.root, env=self.env, capture_output=True, text=True, timeout=600, check=False
-        )
-        if expect_ok and result.returncode != 0:
-            raise AssertionError(f"train.py failed:\n{result.stdout}\n{result.stderr}")
-        return result
-
-    @property
-    def api(self) -> tracker.Api:
-        return tracker.Api(self.store)
-
-    def runs(self, **filters) -> list:
-        return self.api.runs(PROJECT, **filters)
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> App:
-    return App(tmp_path)
+from tests.train_app import PROJECT
 
 
 def test_two_by_three_sweep_gives_six_runs_in_one_group(app):

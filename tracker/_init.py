@@ -21,7 +21,6 @@ from tracker._settings import Settings
 from tracker._summary import SummaryState, replay
 from tracker._writer import NullWriter, RunWriter
 
-DEFAULT_PROJECT = "uncategorized"
 _warned_online = False
 
 
@@ -237,7 +236,7 @@ class _Prior:
 
 def _open_run(resolved: Settings, config: dict[str, Any], mode: str, integrations: dict[str, Any]) -> Run:
     root = _layout.store_root(_base_dir(resolved.root_dir))
-    project = resolved.project or DEFAULT_PROJECT
+    project = resolved.project
     run_id, action = _decide_identity(resolved, root, project)
     paths = _layout.RunPaths(_layout.run_dir(root, project, run_id))
     if action == "replace":
@@ -335,7 +334,7 @@ def _disabled_run(resolved: Settings, config: dict[str, Any]) -> Run:
     identity = Identity(
         run_id,
         resolved.run_name or new_run_name(run_id),
-        resolved.project or DEFAULT_PROJECT,
+        resolved.project,
         resolved.entity,
         resolved.run_group,
         resolved.run_job_type,

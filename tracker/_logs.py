@@ -58,6 +58,8 @@ def flush(timeout: float = 2.0) -> bool:
     """Wait until everything queued so far is written; False if the writer did not catch up in time."""
     if _thread is None:
         return True
+    if not _thread.is_alive():  # the writer died (e.g. structlog missing): nothing will be written
+        return False
     done = threading.Event()
     _queue.put((_FLUSH, done))
     return done.wait(timeout)

@@ -30,6 +30,19 @@ def _user() -> str | None:
         return None
 
 
+def slurm_job(environ: dict[str, str]) -> dict[str, Any] | None:
+    """The Slurm job this process runs in: job, array and task ids, node, restart count."""
+    if "SLURM_JOB_ID" not in environ:
+        return None
+    return {
+        "job_id": environ["SLURM_JOB_ID"],
+        "array_job_id": environ.get("SLURM_ARRAY_JOB_ID"),
+        "array_task_id": environ.get("SLURM_ARRAY_TASK_ID"),
+        "node": environ.get("SLURMD_NODENAME"),
+        "restart_count": int(environ.get("SLURM_RESTART_COUNT") or 0),
+    }
+
+
 def collect(start_time: float) -> dict[str, Any]:
     """The cheap part, recorded synchronously at init()."""
     return {
@@ -44,6 +57,7 @@ def collect(start_time: float) -> dict[str, Any]:
         "cwd": os.getcwd(),
         "started_at": utc_now_iso(start_time),
         "slurm": {key: value for key, value in os.environ.items() if key.startswith(("SLURM_", "SLURMD_"))} or None,
+        "slurm_job": slurm_job(dict(os.environ)),
     }
 
 

@@ -127,7 +127,7 @@ def _bool(argument: str, value: Any) -> bool:
 # name -> (default, parser). Names follow wandb.Settings where the meaning is the same.
 _FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "mode": ("offline", _mode),
-    "project": (None, _optional_identifier),
+    "project": ("uncategorized", _optional_identifier),
     "entity": (None, _optional_identifier),
     "root_dir": (None, _root_dir),
     "run_id": (None, _optional_identifier),
@@ -224,6 +224,11 @@ class Settings:
                 name = INIT_KEYWORDS[keyword]
                 settings._values[name] = _FIELDS[name][1](keyword, value)
         return settings
+
+    @classmethod
+    def resolve(cls, settings: Settings | Mapping[str, Any] | None = None, **keywords: Any) -> Settings:
+        """The settings init() would use for these keywords: file < environment < settings= < keywords."""
+        return resolve(keywords, settings)
 
     def _update(self, values: Mapping[str, Any], describe: Callable[[str], str]) -> None:
         for name, value in values.items():

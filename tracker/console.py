@@ -24,3 +24,27 @@ def _emit(line: str) -> None:
         sys.stderr.flush()
     except (OSError, ValueError, AttributeError):  # closed or missing stderr must not break training
         pass
+
+
+def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    """A table for the terminal: rich when installed, aligned plain text otherwise."""
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        widths = [max(len(str(cell)) for cell in column) for column in zip(columns, *rows, strict=False)]
+        lines = [
+            title,
+            *(
+                "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False))
+                for row in [columns, *rows]
+            ),
+        ]
+        _emit("\n".join(lines))
+        return
+    rendered = Table(title=title, title_justify="left")
+    for column in columns:
+        rendered.add_column(column)
+    for row in rows:
+        rendered.add_row(*(str(cell) for cell in row))
+    Console(stderr=True).print(rendered)

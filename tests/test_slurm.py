@@ -1,0 +1,109 @@
+"""The tracked Slurm launcher against the real single-node cluster of scripts/slurm-cluster.sh."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from sweeps import SweepManifest
+from tests.train_app import PROJECT, REPO
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+# timeout_min stays 60: submitit counts a USR2 in the last 10 minutes of the limit as a time-out, not a preemption
+SLURM = ["hydra/launcher=tracked_slurm"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the Slurm suite needs root to run scripts/slurm-cluster.sh")
+    status = subprocess.run(["bash", str(REPO / "scripts" / "slurm-cluster.sh"), "status"], capture_output=True)
+    if status.returncode != 0:
+        pytest.skip("no Slurm cluster is running: start one with `bash scripts/slurm-cluster.sh start` (root)")
+
+
+def wait_for_logging(app, rows: int, count: int = 1, timeout: float = 180) -> list[dict]:
+    """The metadata of ``count`` runs once each has logged ``rows`` rows."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        histories = list((app.store / "tracker-runs" / "projects" / PROJECT).glob("*/history.jsonl"))
+        ready = [path for path in histories if path.read_bytes().count(b'"_step"') >= rows]
+        if len(ready) >= count:
+            return [orjson.loads((path.parent / "metadata.json").read_bytes()) for path in ready]
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {count} runs logged {rows} rows within {timeout} s")
+
+
+def test_a_two_by_two_sweep_runs_as_a_job_array(app):
+    app("-m", "lr=0.1,0.01", "seed=0,1", "epochs=4", *SLURM)
+    runs = app.runs()
+    assert len(runs) == 4 and len({run.group for run in runs}) == 1
+    array_ids = set()
+    for run in runs:
+        assert run.state == "finished" and [row["epoch"] for row in run.history()] == [0, 1, 2, 3]
+        job = run.metadata["slurm_job"]
+        assert job["node"] == socket.gethostname().split(".")[0] and job["restart_count"] == 0
+        array_ids.add(job["array_job_id"])
+        assert job["array_task_id"] in {"0", "1", "2", "3"}
+    assert len(array_ids) == 1, "one job array for the sweep"
+
+
+def test_preemption_requeues_and_the_run_resumes(app):
+    process = subprocess.Popen(
+        app.command("-m", "seed=0", "epochs=30", "epoch_sleep=0.3", *SLURM),
+        cwd=app.root,
+        env=app.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    (metadata,) = wait_for_logging(app, rows=5)
+    subprocess.run(["scancel", "--signal=USR2", metadata["slurm_job"]["job_id"]], check=True)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output
+    (run,) = app.runs()
+    assert run.state == "finished"
+    assert [row["_step"] for row in run.history()] == list(range(30))
+    assert [row["epoch"] for row in run.history()] == list(range(30))
+    assert run.metadata["slurm_job"]["restart_count"] >= 1
+    assert run.metadata["previous_processes"][0]["pid"] == metadata["pid"]
+    events = [orjson.loads(line).get("_event") for line in Path(run.path, "history.jsonl").read_bytes().splitlines()]
+    assert [event for event in events if event] == ["preempting", "finish", "resume", "finish"]
+
+
+def test_a_task_killed_hard_reads_crashed_and_keeps_its_steps(app):
+    process = subprocess.Popen(
+        app.command("-m", "seed=0,1", "epochs=40", "epoch_sleep=0.2", *SLURM),
+        cwd=app.root,
+        env=app.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    victim = wait_for_logging(app, rows=3, count=2)[0]
+    os.kill(victim["pid"], signal.SIGKILL)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode != 0
+    runs = {run.metadata["pid"]: run for run in app.runs()}
+    killed = runs[victim["pid"]]
+    assert killed.state == "crashed" and killed.exit_code is None
+    steps = [row["_step"] for row in killed.history()]
+    assert len(steps) >= 3 and steps == list(range(len(steps)))
+    assert sorted(run.state for run in runs.values()) == ["crashed", "finished"]
+    manifest = SweepManifest.load(app.api, PROJECT, killed.group)
+    assert sorted(job["state"] for job in manifest.jobs) == ["crashed", "finished"]
+    assert "crashed" in output
+
+
+def test_a_bad_partition_fails_at_once_with_slurms_message(app):
+    result = app("-m", "seed=0,1", *SLURM, "hydra.launcher.partition=nonexistent", expect_ok=False)
+    assert result.returncode != 0
+    assert "invalid partition" in result.stderr.lower()
+    assert app.runs() == []
