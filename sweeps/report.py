@@ -1,8 +1,12 @@
-"""The end-of-sweep table: each job's run name, state and one summary metric."""
+"""Sweep views: the jobs table (name, state, metric) and results per configuration over seeds."""
 
 from __future__ import annotations
 
+import math
+import statistics
 from typing import Any
+
+import orjson
 
 import tracker
 from sweeps.manifest import SweepManifest
@@ -44,3 +48,69 @@ def print_jobs(manifest: SweepManifest, api: tracker.Api, metric: str | None) ->
         for row in rows
     ]
     console.table(f"sweep {manifest.group!r}: project {manifest.project} in {api.root}", columns, cells)
+
+
+def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def results(runs: list[Any], metric: str, goal: str = "min", seed_key: str = "seed") -> list[dict[str, Any]]:
+    """One row per configuration (runs differing only in ``seed_key``): mean and std of the metric.
+
+    Rows are sorted best first; the best row has ``best=True``. A run without a numeric value of the
+    metric is counted in ``runs`` but not in ``n``.
+    """
+    by_config: dict[str, dict[str, Any]] = {}
+    flat_configs = []
+    for run in runs:
+        flat = _flatten(run.config)
+        flat.pop(seed_key, None)
+        flat_configs.append(flat)
+        key = orjson.dumps(flat, option=orjson.OPT_SORT_KEYS, default=str).decode()
+        row = by_config.setdefault(key, {"config": flat, "runs": [], "seeds": [], "values": []})
+        row["runs"].append(run.id)
+        row["seeds"].append(_flatten(run.config).get(seed_key))
+        value = _number(run.summary.get(metric))
+        if value is not None:
+            row["values"].append(value)
+    varying = sorted(
+        {
+            key
+            for flat in flat_configs
+            for key in flat
+            if len({orjson.dumps(c.get(key), default=str) for c in flat_configs}) > 1
+        }
+    )
+    rows = []
+    for row in by_config.values():
+        values = row.pop("values")
+        row["label"] = ",".join(f"{key}={row['config'].get(key)}" for key in varying) or "(all runs)"
+        row["n"] = len(values)
+        row["mean"] = statistics.fmean(values) if values else None
+        row["std"] = statistics.stdev(values) if len(values) > 1 else (0.0 if values else None)
+        row["best"] = False
+        rows.append(row)
+    scored = [row for row in rows if row["mean"] is not None]
+    scored.sort(key=lambda row: row["mean"], reverse=goal == "max")
+    if scored:
+        scored[0]["best"] = True
+    return scored + [row for row in rows if row["mean"] is None]
+
+
+def state_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
+    return counts

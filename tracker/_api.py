@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from tracker import _layout, _settings
 from tracker._errors import Error, UsageError
+from tracker._index import project_records
 from tracker._journal import EVENT, STEP, read_json, read_records
 from tracker._lock import is_held
 from tracker._metadata import utc_now_iso
@@ -35,12 +36,12 @@ def merge_rows(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 class RunView:
     """A read-only view of one stored run, as ``Api.run()`` and ``Api.runs()`` return it."""
 
-    def __init__(self, directory: str, record: dict[str, Any]) -> None:
+    def __init__(self, directory: str, record: dict[str, Any], summary: dict[str, Any] | None = None) -> None:
         self.path = directory
         self._paths = _layout.RunPaths(directory)
         self._record = record
         self._state: str | None = None
-        self._summary: dict[str, Any] | None = None
+        self._summary = summary
 
     @classmethod
     def load(cls, directory: str) -> RunView | None:
@@ -140,39 +141,41 @@ class Api:
 
     def runs(
         self,
-        project: str,
+        project: str | None,
         *,
         group: str | None = None,
         tags: str | Iterable[str] | None = None,
         state: str | None = None,
         job_type: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> list[RunView]:
-        """Runs of a project, oldest first; ``tags`` keeps runs holding all the given tags."""
+        """Runs of a project (None: of every project), oldest first.
+
+        ``tags`` keeps runs holding all the given tags; ``progress(done, total)`` is called while a
+        large project is scanned.
+        """
         if state is not None and state not in STATES:
             raise UsageError(f"state={state!r} is not a run state; choose one of {', '.join(STATES)}")
         wanted_tags = set([tags] if isinstance(tags, str) else tags or ())
+        projects = self.projects() if project is None else [project]
         result = []
-        for directory in self._run_dirs(project):
-            view = RunView.load(directory)
-            if view is None:
-                continue  # a run being created: run.json is not written yet
-            if group is not None and view.group != group:
-                continue
-            if job_type is not None and view.job_type != job_type:
-                continue
-            if wanted_tags and not wanted_tags <= set(view.tags):
-                continue
-            if state is not None and view.state != state:
-                continue
-            result.append(view)
+        for name in projects:
+            for directory, record, summary in project_records(self.root, name, progress):
+                view = RunView(directory, record, summary)
+                if self._keep(view, group, wanted_tags, state, job_type):
+                    result.append(view)
         result.sort(key=lambda view: (view.created_at or "", view.id or ""))
         return result
 
-    def _run_dirs(self, project: str) -> list[str]:
-        try:
-            return [entry.path for entry in os.scandir(_layout.project_dir(self.root, project)) if entry.is_dir()]
-        except FileNotFoundError:
-            return []
+    @staticmethod
+    def _keep(view: RunView, group: str | None, tags: set[str], state: str | None, job_type: str | None) -> bool:
+        if group is not None and view.group != group:
+            return False
+        if job_type is not None and view.job_type != job_type:
+            return False
+        if tags and not tags <= set(view.tags):
+            return False
+        return state is None or view.state == state
 
     def run(self, path: str) -> RunView:
         """One run by ``project/id`` or ``entity/project/id``."""

@@ -106,9 +106,9 @@ def dumps_pretty(value: Any) -> bytes:
     return orjson.dumps(value, default=_to_plain, option=_PRETTY)
 
 
-def write_json_atomic(path: str, value: Any) -> None:
+def write_json_atomic(path: str, value: Any, *, pretty: bool = True) -> None:
     """Replace a materialized file atomically: readers see the old or the new file, never a mix."""
-    payload = dumps_pretty(value)
+    payload = dumps_pretty(value) if pretty else orjson.dumps(value, default=_to_plain, option=_OPTIONS)
     temporary = f"{path}.{os.getpid()}.tmp"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:

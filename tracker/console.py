@@ -26,25 +26,26 @@ def _emit(line: str) -> None:
         pass
 
 
-def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    """A table for the terminal: rich when installed, aligned plain text otherwise."""
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        widths = [max(len(str(cell)) for cell in column) for column in zip(columns, *rows, strict=False)]
-        lines = [
-            title,
-            *(
-                "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False))
-                for row in [columns, *rows]
-            ),
-        ]
-        _emit("\n".join(lines))
-        return
+def table(
+    title: str | None,
+    columns: list[str],
+    rows: list[list[str]],
+    *,
+    stdout: bool = False,
+    no_wrap: tuple[str, ...] = ("id", "state", "#"),
+) -> None:
+    """A rich table: on stderr beside progress lines, or on stdout when it is the command's output."""
+    from rich.console import Console
+    from rich.table import Table
+
     rendered = Table(title=title, title_justify="left")
     for column in columns:
-        rendered.add_column(column)
+        rendered.add_column(column, overflow="fold", no_wrap=column in no_wrap)
     for row in rows:
         rendered.add_row(*(str(cell) for cell in row))
-    Console(stderr=True).print(rendered)
+    Console(stderr=not stdout).print(rendered)
+
+
+def out(text: str) -> None:
+    """A command's plain output on stdout (JSON, CSV, messages)."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")

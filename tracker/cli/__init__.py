@@ -1,0 +1,47 @@
+"""The ``tracker`` command: find, inspect, export, compare and remove runs from the terminal.
+
+Commands of other installed packages (the ``sweep`` view of the sweeps package) join through the
+``tracker.commands`` entry point group, so this package imports none of them.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import entry_points
+
+import click
+
+import tracker
+from tracker.cli._common import CommandError
+from tracker.cli._runs import runs
+from tracker.cli._show import history, show
+from tracker.cli._trash import gc, rm
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--dir",
+    "store_dir",
+    envvar="TRACKER_DIR",
+    type=click.Path(file_okay=False),
+    help="The directory runs were written into (init(dir=...)); default TRACKER_DIR, else the cwd.",
+)
+@click.version_option(tracker.__version__, prog_name="tracker")
+@click.pass_context
+def main(ctx: click.Context, store_dir: str | None) -> None:
+    """Find, inspect, export and compare tracked runs and sweeps."""
+    api = tracker.Api(store_dir or os.getcwd())
+    if not os.path.isdir(api.root):
+        raise CommandError(f"no runs here: {api.root} does not exist (use --dir or TRACKER_DIR)")
+    ctx.obj = {"api": api}
+
+
+for command in (runs, show, history, rm, gc):
+    main.add_command(command)
+for entry in entry_points(group="tracker.commands"):
+    try:
+        main.add_command(entry.load(), entry.name)
+    except ImportError:  # a plugin whose own dependencies are missing only loses its command
+        continue
+
+__all__ = ["CommandError", "main"]

@@ -1,0 +1,146 @@
+"""``tracker runs``: a filtered, sorted table (or JSON) of runs with chosen summary metrics."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from tracker import console
+from tracker._api import STATES, RunView
+from tracker.cli._common import CommandError, api, format_duration, format_value, parse_time, split_list, to_json
+
+_FIELDS = {
+    "created": lambda run: run.created_at,
+    "updated": lambda run: run.updated_at,
+    "name": lambda run: run.name,
+    "id": lambda run: run.id,
+    "group": lambda run: run.group,
+    "state": lambda run: run.state,
+    "step": lambda run: run.summary.get("_step"),
+    "runtime": lambda run: run.summary.get("_runtime"),
+}
+
+
+def sort_key(spec: str) -> tuple[Callable[[RunView], Any], bool]:
+    """``created`` / ``-val_loss``: a field or a summary metric; a leading ``-`` sorts descending."""
+    descending = spec.startswith("-")
+    name = spec.lstrip("-")
+    if not name:
+        raise CommandError(f"--sort {spec!r}: name a field ({', '.join(_FIELDS)}) or a summary metric")
+    return _FIELDS.get(name, lambda run: run.summary.get(name)), descending
+
+
+def sort_runs(runs: list[RunView], spec: str) -> list[RunView]:
+    """Sort with runs lacking the value last, whatever the direction."""
+    key, descending = sort_key(spec)
+    valued = [(key(run), run) for run in runs]
+    present = [(value, run) for value, run in valued if value is not None]
+    missing = [run for value, run in valued if value is None]
+    try:
+        present.sort(key=lambda pair: pair[0], reverse=descending)
+    except TypeError:  # mixed types (numbers and strings) sort by their text
+        present.sort(key=lambda pair: str(pair[0]), reverse=descending)
+    return [run for _, run in present] + missing
+
+
+@contextmanager
+def scan_progress() -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for long scans, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("scanning runs", total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
+
+
+def run_row(run: RunView, metrics: list[str], now: float) -> dict[str, Any]:
+    summary = run.summary
+    created = parse_time(run.created_at)
+    return {
+        "id": run.id,
+        "project": run.project,
+        "name": run.name,
+        "group": run.group,
+        "job_type": run.job_type,
+        "tags": list(run.tags),
+        "state": run.state,
+        "exit_code": run.exit_code,
+        "step": summary.get("_step"),
+        "runtime": summary.get("_runtime"),
+        "created_at": run.created_at,
+        "age": None if created is None else now - created,
+        "metrics": {metric: summary.get(metric) for metric in metrics},
+    }
+
+
+@click.command("runs")
+@click.option("--project", "-p", help="Only this project (default: every project).")
+@click.option("--group", "-g", help="Only runs of this group (a sweep).")
+@click.option("--state", "-s", type=click.Choice(STATES), help="Only runs in this state.")
+@click.option("--tag", "-t", "tags", multiple=True, help="Only runs with this tag (repeat for all of several).")
+@click.option("--job-type", "-j", help="Only runs of this job type.")
+@click.option("--metric", "-m", "metrics", multiple=True, help="Summary metrics to show (repeat, or a,b).")
+@click.option(
+    "--sort",
+    "sort_spec",
+    default="-created",
+    show_default=True,
+    help="created, updated, name, id, group, state, step, runtime or a summary metric; -KEY descends.",
+)
+@click.option("--limit", "-n", type=click.IntRange(min=0), default=50, show_default=True, help="0 shows every run.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def runs(
+    ctx: click.Context,
+    project: str | None,
+    group: str | None,
+    state: str | None,
+    tags: tuple[str, ...],
+    job_type: str | None,
+    metrics: tuple[str, ...],
+    sort_spec: str,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List runs with their state, step, runtime, age and chosen summary metrics."""
+    wanted_metrics = [name for option in metrics for name in split_list(option)]
+    with scan_progress() as progress:
+        found = api(ctx).runs(
+            project, group=group, tags=list(tags) or None, state=state, job_type=job_type, progress=progress
+        )
+    ordered = sort_runs(found, sort_spec)
+    shown = ordered[:limit] if limit else ordered
+    now = time.time()
+    rows = [run_row(run, wanted_metrics, now) for run in shown]
+    if as_json:
+        console.out(to_json(rows))
+        return
+    columns = ["id", "name", "group", "state", "step", "runtime", "age", *wanted_metrics]
+    if project is None:
+        columns.insert(1, "project")
+    cells = []
+    for row in rows:
+        cell = [
+            row["id"],
+            row["name"],
+            row["group"] or "-",
+            row["state"],
+            format_value(row["step"]),
+            format_duration(row["runtime"]),
+            format_duration(row["age"]),
+            *(format_value(row["metrics"][metric]) for metric in wanted_metrics),
+        ]
+        if project is None:
+            cell.insert(1, row["project"])
+        cells.append(cell)
+    console.table(None, columns, cells, stdout=True)
+    if len(shown) < len(ordered):
+        click.echo(f"showing {len(shown)} of {len(ordered)} runs (--limit 0 shows all)", err=True)

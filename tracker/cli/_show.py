@@ -1,0 +1,133 @@
+"""``tracker show`` and ``tracker history``: one run's details, and its metric history in four formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from typing import Any
+
+import click
+
+from tracker import console
+from tracker.cli._common import CommandError, api, format_value, resolve_run, split_list, to_json
+
+HISTORY_FORMATS = ("table", "csv", "json", "parquet")
+
+
+def _files(root: str) -> list[str]:
+    found = []
+    for directory, _, names in os.walk(root):
+        found.extend(os.path.relpath(os.path.join(directory, name), root) for name in names)
+    return sorted(found)
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested dicts as dotted keys, for the key/value tables."""
+    if isinstance(value, dict) and value:
+        items = []
+        for key, item in value.items():
+            items.extend(_flatten(item, f"{prefix}{key}."))
+        return items
+    return [(prefix.rstrip("."), value)]
+
+
+@click.command("show")
+@click.argument("run_ref", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.pass_context
+def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
+    """Identity, state, tags, notes, config, summary, metadata and files of one run."""
+    run = resolve_run(api(ctx), run_ref)
+    details = {
+        "id": run.id,
+        "name": run.name,
+        "project": run.project,
+        "entity": run.entity,
+        "group": run.group,
+        "job_type": run.job_type,
+        "state": run.state,
+        "exit_code": run.exit_code,
+        "tags": list(run.tags),
+        "notes": run.notes,
+        "created_at": run.created_at,
+        "updated_at": run.updated_at,
+        "path": run.path,
+    }
+    sections = {"config": run.config, "summary": run.summary, "metadata": run.metadata}
+    files = _files(run.files_dir)
+    if as_json:
+        console.out(to_json({**details, **sections, "files": files}))
+        return
+    console.table(
+        f"run {run.project}/{run.id}",
+        ["field", "value"],
+        [[key, format_value(", ".join(value) if isinstance(value, list) else value)] for key, value in details.items()],
+        stdout=True,
+    )
+    for title, section in sections.items():
+        console.table(
+            title, ["key", "value"], [[key, format_value(value)] for key, value in _flatten(section)], stdout=True
+        )
+    console.table("files", ["file"], [[name] for name in files] or [["(none)"]], stdout=True)
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    columns: dict[str, None] = {"_step": None}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return list(columns)
+
+
+def _write_parquet(rows: list[dict[str, Any]], output: str) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise CommandError("parquet output needs pyarrow: pip install 'tracker[parquet]'") from None
+    columns = _columns(rows)
+    table = pa.table({column: [row.get(column) for row in rows] for column in columns})
+    pq.write_table(table, output)
+
+
+@click.command("history")
+@click.argument("run_ref", metavar="RUN")
+@click.option("--keys", "-k", help="Only rows holding all of these metrics, cut to them (k1,k2).")
+@click.option("--format", "-f", "output_format", type=click.Choice(HISTORY_FORMATS), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
+@click.pass_context
+def history(ctx: click.Context, run_ref: str, keys: str | None, output_format: str, output: str | None) -> None:
+    """A run's metric history, one row per step."""
+    run = resolve_run(api(ctx), run_ref)
+    rows = run.history(keys=split_list(keys) or None)
+    if output_format == "parquet":
+        if output is None:
+            raise CommandError("--format parquet needs --output FILE (parquet is a binary format)")
+        _write_parquet(rows, output)
+        click.echo(f"wrote {len(rows)} rows to {output}", err=True)
+        return
+    columns = _columns(rows)
+    if output_format == "table":
+        if output is not None:
+            raise CommandError("--output goes with --format csv, json or parquet")
+        console.table(
+            f"history of {run.project}/{run.id}",
+            columns,
+            [[format_value(row.get(column)) for column in columns] for row in rows],
+            stdout=True,
+        )
+        return
+    if output_format == "json":
+        text = to_json(rows)
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    if output is None:
+        console.out(text)
+    else:
+        with open(output, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        click.echo(f"wrote {len(rows)} rows to {output}", err=True)
