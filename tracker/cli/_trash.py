@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -17,10 +18,8 @@ def _size(path: str) -> int:
     total = 0
     for directory, _, names in os.walk(path):
         for name in names:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 total += os.lstat(os.path.join(directory, name)).st_size
-            except FileNotFoundError:
-                pass
     return total
 
 
