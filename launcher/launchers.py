@@ -19,7 +19,7 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLaunche
 from omegaconf import DictConfig
 
 import tracker
-from launcher.tracking import TrackedTask, tracker_yaml, validate
+from launcher.tracking import TrackedTask, store_dir, tracker_yaml, validate
 from sweeps import SweepManifest, experiment_overrides, job_name, run_id, sweep_group
 from sweeps.report import print_jobs
 
@@ -47,9 +47,8 @@ class TrackingLauncherMixin:
 
     def _manifest(self) -> tuple[SweepManifest, tracker.Api]:
         yaml = tracker_yaml(self.config)
-        resolved = tracker.Settings.resolve(yaml.get("settings"), project=yaml.get("project"), dir=yaml.get("dir"))
-        api = tracker.Api(resolved.root_dir)
-        project = resolved.project
+        project = tracker.Settings.resolve(yaml.get("settings"), project=yaml.get("project")).project
+        api = tracker.Api(store_dir(yaml, self.config.hydra.runtime.cwd))
         manifest = SweepManifest.open(
             api,
             project,

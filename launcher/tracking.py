@@ -58,6 +58,15 @@ def validate(yaml: Mapping[str, Any]) -> None:
         raise tracker.UsageError(f"invalid tracker config: {error}") from None
 
 
+def store_dir(yaml: Mapping[str, Any], launch_cwd: str) -> str:
+    """Where runs go: tracker.dir, else the settings/TRACKER_DIR, else where the command was started.
+
+    Not the job's working directory, which Hydra may have changed to the job's output dir.
+    """
+    resolved = tracker.Settings.resolve(yaml.get("settings"), dir=yaml.get("dir"))
+    return resolved.root_dir or launch_cwd
+
+
 def _hydra_metadata() -> dict[str, Any]:
     hydra = HydraConfig.get()
     return {
@@ -82,6 +91,7 @@ def start_run(
     yaml = tracker_yaml(config)
     validate(yaml)
     kwargs = {key: yaml[key] for key in _INIT_KEYS if yaml.get(key) is not None}
+    kwargs["dir"] = store_dir(yaml, HydraConfig.get().runtime.cwd)
     overrides = list(HydraConfig.get().overrides.task)
     kwargs["group"] = kwargs.get("group") or group
     if "name" not in kwargs and (name := job_name(overrides)) is not None:

@@ -133,3 +133,13 @@ def test_submitit_local_preemption_requeues_and_resumes_the_run(app):
     kinds = [event.get("_event") for event in events if "_event" in event]
     assert kinds == ["preempting", "finish", "resume", "finish"]
     assert run.metadata["pid"] != metadata["pid"] and len(run.metadata["previous_processes"]) == 1
+
+
+def test_runs_go_to_the_launch_directory_when_hydra_changes_the_cwd(app):
+    """With hydra.job.chdir=true each job runs in its output dir; its run must still join the sweep's store."""
+    del app.env["TRACKER_DIR"]
+    app.store = app.root
+    app("-m", "seed=0,1", "epochs=2", "hydra.job.chdir=true")
+    app("epochs=2", "hydra.job.chdir=true")
+    assert len(app.runs()) == 3
+    assert not list((app.root / "multirun").rglob("tracker-runs"))
