@@ -48,6 +48,14 @@ def store(tmp_path: Path) -> Path:
     return path
 
 
+def assert_nothing_written(store: Path) -> None:
+    """No project directory and no file at all appeared under the store."""
+    projects = store / "tracker-runs" / "projects"
+    assert not projects.exists() or list(projects.iterdir()) == []
+    files = [os.path.join(root, name) for root, _, names in os.walk(store) for name in names]
+    assert files == []
+
+
 def run_python(
     code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60, check: bool = True
 ) -> subprocess.CompletedProcess[str]:

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import tracker
-
-
-def assert_nothing_written(store: Path) -> None:
-    """No project directory and no file at all appeared under the store."""
-    projects = store / "tracker-runs" / "projects"
-    assert not projects.exists() or list(projects.iterdir()) == []
-    files = [os.path.join(root, name) for root, _, names in os.walk(store) for name in names]
-    assert files == []
+from tests.conftest import assert_nothing_written
 
 
 def stored_config(store: Path, run: tracker.Run) -> dict[str, Any]:

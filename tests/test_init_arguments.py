@@ -15,20 +15,13 @@ from typing import Any
 import pytest
 
 import tracker
+from tests.conftest import assert_nothing_written
 
 FORBIDDEN = ["/", "\\", "#", "?", "%", ":"]
 
 
 def projects_dir(store: Path) -> Path:
     return store / "tracker-runs" / "projects"
-
-
-def assert_nothing_written(store: Path) -> None:
-    """No project directory and no file at all appeared under the store."""
-    projects = projects_dir(store)
-    assert not projects.exists() or list(projects.iterdir()) == []
-    files = [os.path.join(root, name) for root, _, names in os.walk(store) for name in names]
-    assert files == []
 
 
 def view(store: Path, run: tracker.Run) -> Any:

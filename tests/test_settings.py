@@ -71,6 +71,22 @@ KEYWORD_VALUES = {
 }
 
 
+def assert_layer(store: Path, run: tracker.Run, layer: str, tags: tuple[str, ...]) -> None:
+    """The run, live and as stored after finish(), has every identity field from ``layer``."""
+    expected = {
+        "project": f"{layer}-project",
+        "entity": f"{layer}-entity",
+        "name": f"{layer}-name",
+        "group": f"{layer}-group",
+        "job_type": f"{layer}-job",
+        "tags": tags,
+        "notes": f"{layer} notes",
+    }
+    assert identity(run) == expected
+    run.finish()
+    assert stored_identity(store, run) == expected
+
+
 def identity(run: tracker.Run) -> dict[str, object]:
     return {
         "project": run.project,
@@ -120,18 +136,7 @@ def test_settings_file_overrides_defaults(store: Path, tmp_path: Path, monkeypat
     """Every identity field of a flat-key settings file reaches the run and its stored record."""
     write_settings_file(tmp_path, monkeypatch, FILE_TEXT)
     run = tracker.init(dir=store)
-    expected = {
-        "project": "file-project",
-        "entity": "file-entity",
-        "name": "file-name",
-        "group": "file-group",
-        "job_type": "file-job",
-        "tags": ("file-a", "file-b"),
-        "notes": "file notes",
-    }
-    assert identity(run) == expected
-    run.finish()
-    assert stored_identity(store, run) == expected
+    assert_layer(store, run, "file", ("file-a", "file-b"))
 
 
 def test_settings_file_tracker_table(store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -176,18 +181,7 @@ def test_environment_overrides_settings_file(store: Path, tmp_path: Path, monkey
     for variable, value in ENV_VALUES.items():
         monkeypatch.setenv(variable, value)
     run = tracker.init(dir=store)
-    expected = {
-        "project": "env-project",
-        "entity": "env-entity",
-        "name": "env-name",
-        "group": "env-group",
-        "job_type": "env-job",
-        "tags": ("env-a", "env-b"),
-        "notes": "env notes",
-    }
-    assert identity(run) == expected
-    run.finish()
-    assert stored_identity(store, run) == expected
+    assert_layer(store, run, "env", ("env-a", "env-b"))
 
 
 def test_environment_only_overrides_what_it_sets(store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -212,18 +206,7 @@ def test_settings_argument_overrides_environment(
         monkeypatch.setenv(variable, value)
     settings = dict(SETTINGS_VALUES) if as_dict else tracker.Settings(**SETTINGS_VALUES)
     run = tracker.init(dir=store, settings=settings)
-    expected = {
-        "project": "settings-project",
-        "entity": "settings-entity",
-        "name": "settings-name",
-        "group": "settings-group",
-        "job_type": "settings-job",
-        "tags": ("settings-a",),
-        "notes": "settings notes",
-    }
-    assert identity(run) == expected
-    run.finish()
-    assert stored_identity(store, run) == expected
+    assert_layer(store, run, "settings", ("settings-a",))
 
 
 def test_settings_argument_only_overrides_what_it_sets(
@@ -246,18 +229,7 @@ def test_keywords_override_settings_argument(
         monkeypatch.setenv(variable, value)
     settings = dict(SETTINGS_VALUES) if as_dict else tracker.Settings(**SETTINGS_VALUES)
     run = tracker.init(dir=store, settings=settings, **KEYWORD_VALUES)
-    expected = {
-        "project": "kw-project",
-        "entity": "kw-entity",
-        "name": "kw-name",
-        "group": "kw-group",
-        "job_type": "kw-job",
-        "tags": ("kw-a", "kw-b", "kw-c"),
-        "notes": "kw notes",
-    }
-    assert identity(run) == expected
-    run.finish()
-    assert stored_identity(store, run) == expected
+    assert_layer(store, run, "kw", ("kw-a", "kw-b", "kw-c"))
 
 
 def test_none_keyword_does_not_override(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -56,14 +56,7 @@ def test_a_two_by_two_sweep_runs_as_a_job_array(app):
 
 
 def test_preemption_requeues_and_the_run_resumes(app):
-    process = subprocess.Popen(
-        app.command("-m", "seed=0", "epochs=30", "epoch_sleep=0.3", *SLURM),
-        cwd=app.root,
-        env=app.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = app.start("-m", "seed=0", "epochs=30", "epoch_sleep=0.3", *SLURM)
     (metadata,) = wait_for_logging(app, rows=5)
     subprocess.run(["scancel", "--signal=USR2", metadata["slurm_job"]["job_id"]], check=True)
     output, _ = process.communicate(timeout=300)
@@ -79,14 +72,7 @@ def test_preemption_requeues_and_the_run_resumes(app):
 
 
 def test_a_task_killed_hard_reads_crashed_and_keeps_its_steps(app):
-    process = subprocess.Popen(
-        app.command("-m", "seed=0,1", "epochs=40", "epoch_sleep=0.2", *SLURM),
-        cwd=app.root,
-        env=app.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = app.start("-m", "seed=0,1", "epochs=40", "epoch_sleep=0.2", *SLURM)
     victim = wait_for_logging(app, rows=3, count=2)[0]
     os.kill(victim["pid"], signal.SIGKILL)
     output, _ = process.communicate(timeout=300)

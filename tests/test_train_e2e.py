@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -106,14 +105,7 @@ def test_bad_tracker_config_fails_before_any_job(app, mode):
 @pytest.mark.slow
 def test_submitit_local_preemption_requeues_and_resumes_the_run(app):
     """USR2 (submitit's preemption signal) mid-run: the job is requeued and its run continues."""
-    process = subprocess.Popen(
-        app.command("-m", "seed=0", "epochs=25", "epoch_sleep=0.2", "hydra/launcher=tracked_submitit_local"),
-        cwd=app.root,
-        env=app.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = app.start("-m", "seed=0", "epochs=25", "epoch_sleep=0.2", "hydra/launcher=tracked_submitit_local")
     metadata = None
     deadline = time.monotonic() + 120
     while metadata is None and time.monotonic() < deadline:

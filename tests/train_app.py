@@ -38,6 +38,17 @@ class App:
             raise AssertionError(f"train.py failed:\n{result.stdout}\n{result.stderr}")
         return result
 
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """train.py in the background, its output (stdout and stderr) on one pipe."""
+        return subprocess.Popen(
+            self.command(*args),
+            cwd=self.root,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
     @property
     def api(self) -> tracker.Api:
         return tracker.Api(self.store)
