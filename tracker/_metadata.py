@@ -63,7 +63,10 @@ def collect(start_time: float) -> dict[str, Any]:
 
 def _git(cwd: str, *args: str) -> str | None:
     try:
-        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
+        # --no-optional-locks: `git status` must not take the user's index.lock while they commit
+        result = subprocess.run(
+            ["git", "--no-optional-locks", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() if result.returncode == 0 else None
