@@ -8,7 +8,6 @@ so hydra_plugins/tracker_launcher subclasses these with no further logic.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,8 +21,6 @@ import tracker
 from launcher.tracking import TrackedTask, store_dir, tracker_yaml, validate
 from sweeps import SweepManifest, experiment_overrides, job_name, run_id, sweep_group
 from sweeps.report import print_jobs
-
-log = logging.getLogger(__name__)
 
 
 class TrackingLauncherMixin:
