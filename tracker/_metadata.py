@@ -75,14 +75,19 @@ def _git(cwd: str, *args: str) -> str | None:
 def collect_git(program: str | None) -> dict[str, Any] | None:
     """Commit, branch, remote and dirty flag of the repository holding the program (slow: run it off-thread)."""
     cwd = os.path.dirname(program) if program else os.getcwd()
-    root = _git(cwd, "rev-parse", "--show-toplevel")
-    if root is None:
-        return None
+    described = _git(cwd, "rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD")
+    if described is None:
+        lines = (_git(cwd, "rev-parse", "--show-toplevel") or "").splitlines()  # a repository with no commit yet
+        if not lines:
+            return None
+        root, commit, branch = lines[0], None, None
+    else:
+        root, commit, branch = described.splitlines()
     status = _git(root, "status", "--porcelain", "--untracked-files=no")
     return {
         "root": root,
-        "commit": _git(root, "rev-parse", "HEAD"),
-        "branch": _git(root, "rev-parse", "--abbrev-ref", "HEAD"),
+        "commit": commit,
+        "branch": branch,
         "remote": _git(root, "config", "--get", "remote.origin.url"),
         "dirty": None if status is None else bool(status),
     }
