@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -38,10 +39,13 @@ class RunView:
 
     def __init__(self, directory: str, record: dict[str, Any], summary: dict[str, Any] | None = None) -> None:
         self.path = directory
-        self._paths = _layout.RunPaths(directory)
         self._record = record
         self._state: str | None = None
         self._summary = summary
+
+    @functools.cached_property
+    def _paths(self) -> _layout.RunPaths:
+        return _layout.RunPaths(self.path)
 
     @classmethod
     def load(cls, directory: str) -> RunView | None:
