@@ -13,7 +13,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 import tracker
-from launcher.tracking import TrackedTask, end_run, start_run
+from launcher.tracking import TrackedTask, start_run
 
 
 class TrackerCallback(Callback):
@@ -34,7 +34,5 @@ class TrackerCallback(Callback):
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if self._run is None:
             return
-        failed = job_return.status == JobStatus.FAILED
-        error = job_return._return_value if failed else None
-        end_run(self._run, error if isinstance(error, BaseException) else (RuntimeError() if failed else None))
+        self._run.finish(exit_code=1 if job_return.status == JobStatus.FAILED else 0)
         self._run = None

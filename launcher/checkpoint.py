@@ -11,6 +11,7 @@ import pickle
 from typing import Any
 
 import tracker
+from tracker.atomic import write_atomic
 
 
 def checkpoint_dir() -> str:
@@ -25,10 +26,7 @@ def checkpoint_dir() -> str:
 def save(state: Any, name: str = "state.pkl") -> str:
     """Pickle ``state`` atomically: a kill mid-save leaves the previous checkpoint intact."""
     path = os.path.join(checkpoint_dir(), name)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "wb") as handle:
-        pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(temporary, path)
+    write_atomic(path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
     return path
 
 

@@ -1,4 +1,4 @@
-"""The one code path that turns a Hydra job into a tracked run: start it from YAML, end it with the job.
+"""The one code path that turns a Hydra job into a tracked run, started from its YAML.
 
 Used by TrackedTask (multirun, wrapped by the tracked launchers) and by TrackerCallback (single runs).
 """
@@ -93,7 +93,7 @@ def start_run(
     kwargs = {key: yaml[key] for key in _INIT_KEYS if yaml.get(key) is not None}
     kwargs["dir"] = store_dir(yaml, HydraConfig.get().runtime.cwd)
     overrides = list(HydraConfig.get().overrides.task)
-    kwargs["group"] = kwargs.get("group") or group
+    kwargs["group"] = group or kwargs.get("group")  # the launcher's group, fixed once for the whole sweep
     if "name" not in kwargs and (name := job_name(overrides)) is not None:
         kwargs["name"] = name
     if deterministic_id and kwargs["group"]:
@@ -113,17 +113,6 @@ def start_run(
     )
 
 
-def end_run(run: tracker.Run, error: BaseException | None) -> None:
-    """Finish the run with the job's real outcome (Hydra itself swallows task exceptions in sweeps)."""
-    if error is None:
-        run.finish(exit_code=0)
-    elif isinstance(error, SystemExit):
-        code = error.code
-        run.finish(exit_code=code if isinstance(code, int) else (0 if code is None else 1))
-    else:
-        run.finish(exit_code=1)
-
-
 class TrackedTask:
     """The task function of every tracked job: a picklable wrapper around the user's task.
 
@@ -137,11 +126,7 @@ class TrackedTask:
         self.requeues = 0
 
     def __call__(self, config: DictConfig) -> Any:
-        run = start_run(config, group=self.group, deterministic_id=True, requeued=self.requeues > 0)
-        try:
-            result = self.task_function(config)
-        except BaseException as error:
-            end_run(run, error)
-            raise
-        end_run(run, None)
-        return result
+        # the run's context ends it finished, failed or preempted with the task's real exit code,
+        # although Hydra swallows task exceptions in sweeps
+        with start_run(config, group=self.group, deterministic_id=True, requeued=self.requeues > 0):
+            return self.task_function(config)

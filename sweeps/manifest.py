@@ -17,16 +17,10 @@ from typing import Any
 import orjson
 
 import tracker
+from tracker.atomic import write_atomic
 
 FORMAT_VERSION = 1
 PENDING = "pending"
-
-
-def _atomic_write(path: str, value: Any) -> None:
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "wb") as handle:
-        handle.write(orjson.dumps(value, option=orjson.OPT_INDENT_2))
-    os.replace(temporary, path)
 
 
 def manifests_dir(api: tracker.Api, project: str) -> str:
@@ -127,4 +121,4 @@ class SweepManifest:
 
     def save(self) -> None:
         self.data["updated_at"] = time.time()
-        _atomic_write(self.path, self.data)
+        write_atomic(self.path, orjson.dumps(self.data, option=orjson.OPT_INDENT_2))

@@ -69,8 +69,9 @@ def _number(value: Any) -> float | None:
 def results(runs: list[Any], metric: str, goal: str = "min", seed_key: str = "seed") -> list[dict[str, Any]]:
     """One row per configuration (runs differing only in ``seed_key``): mean and std of the metric.
 
-    Rows are sorted best first; the best row has ``best=True``. A run without a numeric value of the
-    metric is counted in ``runs`` but not in ``n``.
+    Only finished runs count: a failed, crashed or running run's summary is a partial one. Such runs
+    are listed in ``runs`` and counted in ``excluded``; ``n`` counts the values averaged. Rows are
+    sorted best first; the best row has ``best=True``.
     """
     by_config: dict[str, dict[str, Any]] = {}
     flat_configs = []
@@ -79,8 +80,11 @@ def results(runs: list[Any], metric: str, goal: str = "min", seed_key: str = "se
         flat.pop(seed_key, None)
         flat_configs.append(flat)
         key = orjson.dumps(flat, option=orjson.OPT_SORT_KEYS, default=str).decode()
-        row = by_config.setdefault(key, {"config": flat, "runs": [], "seeds": [], "values": []})
+        row = by_config.setdefault(key, {"config": flat, "runs": [], "seeds": [], "values": [], "excluded": 0})
         row["runs"].append(run.id)
+        if run.state != "finished":
+            row["excluded"] += 1
+            continue
         row["seeds"].append(_flatten(run.config).get(seed_key))
         value = _number(run.summary.get(metric))
         if value is not None:

@@ -136,9 +136,11 @@ def test_sweep_status_and_mean_std_over_seeds(world):
     assert report["group"] == group and report["status"] == {"finished": 5, "failed": 1}
     by_label = {row["label"]: row for row in report["results"]}
     assert set(by_label) == {"lr=0.1", "lr=0.01"}
-    for lr, row in ((0.1, by_label["lr=0.1"]), (0.01, by_label["lr=0.01"])):
-        values = [run.summary["val_loss"] for run in world.runs(group=group) if run.config["lr"] == lr]
-        assert row["n"] == 3 and sorted(row["seeds"]) == [0, 1, 2]
+    for lr, row, seeds in ((0.1, by_label["lr=0.1"], [0, 1, 2]), (0.01, by_label["lr=0.01"], [0, 1])):
+        finished = [run for run in world.runs(group=group) if run.config["lr"] == lr and run.state == "finished"]
+        values = [run.summary["val_loss"] for run in finished]
+        assert row["n"] == len(seeds) and sorted(row["seeds"]) == seeds  # the failed run is not averaged
+        assert row["excluded"] == 3 - len(seeds) and len(row["runs"]) == 3
         assert row["mean"] == pytest.approx(statistics.fmean(values))
         assert row["std"] == pytest.approx(statistics.stdev(values))
     best = min(report["results"], key=lambda row: row["mean"])
@@ -169,7 +171,7 @@ def test_rm_moves_to_trash_and_gc_empties_it(world, tmp_path):
     local = App(tmp_path)
     refused = cli(local, "rm", "droprun", input="n\n")
     assert refused.returncode != 0 and (store / "tracker-runs" / "projects" / "p" / "droprun").exists()
-    removed = cli(local, "rm", "droprun", "--yes", env=env)
+    removed = cli(local, "rm", "droprun", "p/droprun", "--yes", env=env)  # one run named twice
     assert removed.returncode == 0, removed.stderr
     assert [run.name for run in tracker.Api(store).runs("p")] == ["keep"]
     trash = store / "tracker-runs" / "trash" / "p"

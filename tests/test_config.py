@@ -491,3 +491,37 @@ def test_disabled_run_config_works_and_writes_nothing(store: Path) -> None:
     with pytest.raises(tracker.UsageError):
         run.config["c"] = 3
     assert_nothing_written(store)
+
+
+class _Unstorable:
+    pass
+
+
+def test_unstorable_config_value_is_a_usage_error_and_writes_nothing(store: Path) -> None:
+    with pytest.raises(tracker.UsageError, match="'optimizer'"):
+        tracker.init(project="p", dir=store, config={"optimizer": _Unstorable()}, id="r1")
+    assert_nothing_written(store)
+    run = tracker.init(project="p", dir=store, id="r1")  # the id is free again: no lock was left behind
+    with pytest.raises(tracker.UsageError, match="'optimizer'"):
+        run.config.update({"optimizer": _Unstorable()})
+    assert "optimizer" not in run.config
+    run.finish()
+    assert tracker.Api(dir=store).run("p/r1").state == "finished"
+
+
+def test_concurrent_config_updates_from_threads(store: Path) -> None:
+    import threading
+
+    run = tracker.init(project="p", dir=store)
+
+    def update(prefix: str) -> None:
+        for index in range(300):
+            run.config.update({f"{prefix}{index}": index})
+
+    threads = [threading.Thread(target=update, args=(prefix,)) for prefix in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run.finish()
+    assert len(tracker.Api(dir=store).run(f"p/{run.id}").config) == 600

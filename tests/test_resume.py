@@ -183,3 +183,43 @@ def test_resume_continues_across_three_processes(store):
     assert [row["x"] for row in view.history()] == list(range(12))
     assert view.state == "finished"
     assert len(view.metadata["previous_processes"]) == 2
+
+
+def test_auto_does_not_pick_a_run_that_another_process_is_writing(store):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import sys, tracker
+            run = tracker.init(project="p", dir={str(store)!r}, resume="auto")
+            print(run.id, flush=True)
+            sys.stdin.read()
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        live_id = holder.stdout.readline().strip()
+        mine = tracker.init(project="p", dir=store, resume="auto")
+        assert mine.id != live_id and not mine.resumed
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_resume_after_a_torn_last_line_keeps_every_new_record_readable(store):
+    first = tracker.init(project="p", dir=store, id="torn")
+    first.log({"x": 0})
+    first.finish()
+    history = store / "tracker-runs" / "projects" / "p" / "torn" / "history.jsonl"
+    with open(history, "ab") as handle:
+        handle.write(b'{"_step": 1, "x"')
+    run = tracker.init(project="p", dir=store, id="torn", resume="allow")
+    run.log({"x": 1})
+    run.finish()
+    rows = tracker.Api(store).run("p/torn").history()
+    assert [row["x"] for row in rows] == [0, 1]
+    assert b'"_event":"resume"' in history.read_bytes().split(b"\n")[-4] + history.read_bytes()

@@ -114,3 +114,46 @@ def test_summary_mutation_after_finish_raises(store):
     run.finish()
     with pytest.raises(tracker.UsageError, match="finished"):
         run.summary["x"] = 1
+
+
+def test_arrays_under_a_min_rule_never_break_logging(store):
+    np = pytest.importorskip("numpy")
+    run = tracker.init(project="p", dir=store)
+    run.define_metric("a", summary="min")
+    run.summary["a"] = "not a number"
+    run.log({"a": np.array([3.0, 1.0])})
+    run.log({"a": np.float32(2.0)})
+    run.log({"a": 5.0})
+    assert run.step == 3 and run.summary["a"] == 2.0
+
+
+def test_nonfinite_values_survive_in_the_final_summary(store):
+    np = pytest.importorskip("numpy")
+    run = tracker.init(project="p", dir=store)
+    run.log({"py": float("inf"), "f32": np.float32("nan"), "zero_d": np.array(float("-inf"))})
+    run.finish()
+    view = tracker.Api(store).run(f"p/{run.id}")
+    row, summary = view.history()[0], view.summary
+    for source in (row, summary):
+        assert source["py"] == float("inf") and source["f32"] != source["f32"] and source["zero_d"] == float("-inf")
+
+
+def test_a_resumed_run_killed_while_preempting_summarizes_its_whole_history(store):
+    first = tracker.init(project="p", dir=store, id="rk")
+    for x in range(3):
+        first.log({"x": x})
+    first.mark_preempting()
+    first.finish()
+    run_python(
+        f"""
+        import os, tracker
+        run = tracker.init(project="p", dir={str(store)!r}, id="rk", resume="must")
+        for x in range(3, 10):
+            run.log({{"x": x}})
+        run.mark_preempting()
+        os._exit(1)
+        """,
+        check=False,
+    )
+    view = tracker.Api(store).run("p/rk")
+    assert view.state == "preempted" and view.summary["x"] == 9 and view.history()[-1]["x"] == 9

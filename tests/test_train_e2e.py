@@ -135,3 +135,13 @@ def test_runs_go_to_the_launch_directory_when_hydra_changes_the_cwd(app):
     app("epochs=2", "hydra.job.chdir=true")
     assert len(app.runs()) == 3
     assert not list((app.root / "multirun").rglob("tracker-runs"))
+
+
+def test_a_group_that_resolves_differently_per_job_still_gives_one_sweep(app):
+    """`tracker.group` with ${now:} resolves anew in every job; the launcher's group must win."""
+    app("-m", "seed=0,1", "epochs=2", "tracker.group=g-${now:%H%M%S%f}")
+    runs = app.runs()
+    assert len(runs) == 2 and len({run.group for run in runs}) == 1
+    manifest = SweepManifest.load(app.api, PROJECT, runs[0].group)
+    assert sorted(job["run_id"] for job in manifest.jobs) == sorted(run.id for run in runs)
+    assert [job["state"] for job in manifest.jobs] == ["finished", "finished"]

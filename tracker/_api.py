@@ -7,9 +7,9 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from tracker import _layout, _settings
+from tracker import _layout, _settings, console
 from tracker._errors import Error, UsageError
-from tracker._index import project_records
+from tracker._index import FINAL_STATES, project_records
 from tracker._journal import EVENT, STEP, read_json, read_records
 from tracker._lock import is_held
 from tracker._metadata import utc_now_iso
@@ -38,6 +38,12 @@ class RunView:
     """A read-only view of one stored run, as ``Api.run()`` and ``Api.runs()`` return it."""
 
     def __init__(self, directory: str, record: dict[str, Any], summary: dict[str, Any] | None = None) -> None:
+        version = record.get("format_version", _layout.FORMAT_VERSION)
+        if not isinstance(version, int) or version > _layout.FORMAT_VERSION:
+            raise Error(
+                f"{directory} uses store format {version!r}; this tracker reads up to {_layout.FORMAT_VERSION} "
+                "(upgrade tracker)"
+            )
         self.path = directory
         self._record = record
         self._state: str | None = None
@@ -102,7 +108,10 @@ class RunView:
     def summary(self) -> dict[str, Any]:
         """The final summary of a finished run; rebuilt from the history for a live or crashed one."""
         if self._summary is None:
-            stored = read_json(self._paths.summary) if self.state not in ("running", "crashed") else None
+            # summary.json is final only when run.json itself says the run ended: a resumed run that
+            # died keeps the summary.json of its earlier process, which the history has outgrown
+            final = self.state in FINAL_STATES and self._record.get("state") in FINAL_STATES
+            stored = read_json(self._paths.summary) if final else None
             if isinstance(stored, dict):
                 self._summary = stored
             else:
@@ -165,7 +174,11 @@ class Api:
         result = []
         for name in projects:
             for directory, record, summary in project_records(self.root, name, progress):
-                view = RunView(directory, record, summary)
+                try:
+                    view = RunView(directory, record, summary)
+                except Error as error:
+                    console.warn(f"skipped: {error}")
+                    continue
                 if self._keep(view, group, wanted_tags, state, job_type):
                     result.append(view)
         result.sort(key=lambda view: (view.created_at or "", view.id or ""))

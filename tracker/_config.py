@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from tracker._errors import ConfigError, UsageError
+from tracker._journal import check_storable
 
 # Keys that wandb writes into its own config files; dropped when such a file is loaded.
 _FOREIGN_KEYS = ("wandb_version", "_wandb")
@@ -79,6 +80,7 @@ def load(source: Any, argument: str = "config") -> dict[str, Any]:
     for key in data:
         if not isinstance(key, str):
             raise UsageError(f"{argument}: keys must be strings, not {type(key).__name__} ({key!r})")
+    check_storable(argument, data)
     return data
 
 

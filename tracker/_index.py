@@ -17,7 +17,7 @@ import orjson
 from tracker import _layout
 from tracker._journal import read_json, write_json_atomic
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 # States whose summary.json is final; other runs are summarized from their history on demand.
 FINAL_STATES = ("finished", "failed", "preempted")
 
@@ -56,7 +56,7 @@ def project_records(
             stat = os.stat(os.path.join(entry.path, _layout.RUN_FILE))
         except FileNotFoundError:
             continue  # being created, or not a run
-        signature = [stat.st_size, stat.st_mtime_ns]
+        signature = [stat.st_ino, stat.st_size, stat.st_mtime_ns]  # every atomic replace has a new inode
         hit = cached.get(entry.name)
         if hit is not None and hit["signature"] == signature:
             record, summary = hit["run"], hit["summary"]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from tracker import _config, _layout, _process, _settings, console
 from tracker._errors import UsageError
 from tracker._journal import EVENT, RUNTIME, read_json, read_records, write_json_atomic
-from tracker._lock import RunLock
+from tracker._lock import RunLock, is_held
 from tracker._logs import DebugLog
 from tracker._metadata import collect, collect_git, program_path, utc_now_iso
 from tracker._names import new_run_id, new_run_name
@@ -78,6 +80,7 @@ def init(
     )
     active = _process.current() or next(iter(_process.live_runs()), None)
     if active is not None and reinit_mode == "return_previous":
+        _process.make_current(active)
         return active
     run_mode = _effective_mode(resolved)
     if active is not None and reinit_mode == "finish_previous":
@@ -183,8 +186,10 @@ def _decide_identity(resolved: Settings, root: str, project: str) -> tuple[str, 
             previous = read_json(_layout.resume_file(root)) or {}
             candidate = previous.get("run_id")
             if previous.get("project") == project and candidate and _exists(root, project, candidate):
-                state = read_json(os.path.join(_layout.run_dir(root, project, candidate), _layout.RUN_FILE)) or {}
-                if state.get("state") != "finished":
+                candidate_dir = _layout.run_dir(root, project, candidate)
+                state = read_json(os.path.join(candidate_dir, _layout.RUN_FILE)) or {}
+                live = is_held(os.path.join(candidate_dir, _layout.LOCK_FILE))  # another process's run
+                if state.get("state") != "finished" and not live:
                     return candidate, "resume"
             return _fresh_id(root, project), "new"
         resume = "allow"
@@ -214,8 +219,7 @@ def _fresh_id(root: str, project: str) -> str:
 def _replace(paths: _layout.RunPaths, root: str, project: str, run_id: str) -> None:
     """Move a previous run with the same id aside (never destroy it), once no process holds it."""
     RunLock.acquire(paths.lock, run_id).release()
-    target = os.path.join(_layout.trash_dir(root), project, f"{run_id}.replaced.{time.strftime('%Y%m%dT%H%M%S')}")
-    os.makedirs(os.path.dirname(target), exist_ok=True)
+    target = _layout.trash_target(root, project, run_id, "replaced")
     shutil.move(paths.directory, target)
     console.warn(
         f"run {project}/{run_id} already existed and resume is off: it was replaced; the old data is kept in {target}"
@@ -241,8 +245,40 @@ def _open_run(resolved: Settings, config: dict[str, Any], mode: str, integration
     paths = _layout.RunPaths(_layout.run_dir(root, project, run_id))
     if action == "replace":
         _replace(paths, root, project, run_id)
+    with _claimed(paths, run_id) as lock:
+        return _start_in(paths, lock, resolved, config, mode, integrations, root, project, action)
+
+
+@contextlib.contextmanager
+def _claimed(paths: _layout.RunPaths, run_id: str) -> Iterator[RunLock]:
+    """The run directory with its lock held; if starting the run fails, no lock and no new directory remain."""
+    created = not os.path.isdir(paths.directory)
     os.makedirs(paths.directory, exist_ok=True)
-    lock = RunLock.acquire(paths.lock, run_id)
+    lock = None
+    try:
+        lock = RunLock.acquire(paths.lock, run_id)
+        yield lock
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        if created:
+            shutil.rmtree(paths.directory, ignore_errors=True)
+        raise
+
+
+def _start_in(
+    paths: _layout.RunPaths,
+    lock: RunLock,
+    resolved: Settings,
+    config: dict[str, Any],
+    mode: str,
+    integrations: dict[str, Any],
+    root: str,
+    project: str,
+    action: str,
+) -> Run:
+    """Write the start (or resume) records of a claimed run directory and return its Run."""
+    run_id = os.path.basename(paths.directory)
     start = time.time()
     prior = _Prior(paths) if action == "resume" else None
     identity = _identity(resolved, run_id, project, prior)

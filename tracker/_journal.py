@@ -15,10 +15,12 @@ from typing import Any
 import orjson
 
 from tracker._errors import UsageError
+from tracker.atomic import write_atomic
 
 STEP, RUNTIME, TIMESTAMP, EVENT, NONFINITE = "_step", "_runtime", "_timestamp", "_event", "_nonfinite"
 RESERVED_KEYS = frozenset((STEP, RUNTIME, TIMESTAMP, EVENT, NONFINITE))
 
+_INFINITIES = (math.inf, -math.inf)
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _PRETTY = _OPTIONS | orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 
@@ -36,23 +38,49 @@ def _to_plain(value: Any) -> Any:
     raise TypeError(f"values of type {type(value).__qualname__} cannot be stored")
 
 
-def _nonfinite_keys(record: dict[str, Any]) -> list[str] | None:
-    keys = None
-    for key, value in record.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            keys = [*keys, key] if keys else [key]
-    return keys
+def _is_nonfinite(value: Any) -> bool:
+    """NaN or infinite: Python floats fast, then numpy/torch scalars and 0-d arrays by duck typing."""
+    if value.__class__ is float:
+        return value != value or value in _INFINITIES
+    if isinstance(value, int | str | bytes) or not hasattr(value, "__float__") or getattr(value, "ndim", 0):
+        return False
+    try:
+        return not math.isfinite(value)
+    except (TypeError, ValueError):
+        return False
+
+
+def encode_nonfinite(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy with top-level NaN/inf as strings listed under ``_nonfinite`` (JSON has no NaN)."""
+    keys = [key for key, value in record.items() if _is_nonfinite(value)]
+    if not keys:
+        return record
+    return {**record, **{key: repr(float(record[key])) for key in keys}, NONFINITE: keys}
+
+
+def decode_nonfinite(record: dict[str, Any]) -> dict[str, Any]:
+    """Undo encode_nonfinite in place."""
+    keys = record.pop(NONFINITE, None)
+    if keys:
+        for key in keys:
+            record[key] = float(record[key])
+    return record
 
 
 def encode_record(record: dict[str, Any]) -> bytes:
-    """One journal line. Top-level NaN/inf survive as strings listed under ``_nonfinite`` (JSON has none)."""
-    nonfinite = _nonfinite_keys(record)
-    if nonfinite:
-        record = {**record, **{key: repr(float(record[key])) for key in nonfinite}, NONFINITE: nonfinite}
+    """One journal line."""
     try:
-        return orjson.dumps(record, default=_to_plain, option=_OPTIONS | orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(encode_nonfinite(record), default=_to_plain, option=_OPTIONS | orjson.OPT_APPEND_NEWLINE)
     except TypeError as error:
         raise UsageError(f"cannot store {_describe(record)}: {error}") from error
+
+
+def check_storable(argument: str, data: dict[str, Any]) -> None:
+    """Raise UsageError naming the first key whose value cannot be stored as JSON."""
+    try:
+        orjson.dumps(data, default=_to_plain, option=_OPTIONS)
+    except TypeError as error:
+        raise UsageError(f"{argument}: cannot store {_describe(data)}: {error}") from None
 
 
 def _describe(record: dict[str, Any]) -> str:
@@ -72,11 +100,7 @@ def decode_record(line: bytes) -> dict[str, Any] | None:
         return None
     if not isinstance(record, dict):
         return None
-    nonfinite = record.pop(NONFINITE, None)
-    if nonfinite:
-        for key in nonfinite:
-            record[key] = float(record[key])
-    return record
+    return decode_nonfinite(record)
 
 
 def read_records(path: str) -> Iterator[dict[str, Any]]:
@@ -107,21 +131,17 @@ def dumps_pretty(value: Any) -> bytes:
 
 
 def write_json_atomic(path: str, value: Any, *, pretty: bool = True) -> None:
-    """Replace a materialized file atomically: readers see the old or the new file, never a mix."""
-    payload = dumps_pretty(value) if pretty else orjson.dumps(value, default=_to_plain, option=_OPTIONS)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        write_all(fd, payload)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
+    """Replace a materialized file atomically; top-level NaN/inf are kept as in journal records."""
+    if isinstance(value, dict):
+        value = encode_nonfinite(value)
+    write_atomic(path, dumps_pretty(value) if pretty else orjson.dumps(value, default=_to_plain, option=_OPTIONS))
 
 
 def read_json(path: str) -> Any:
     """A materialized JSON file, or None when it is missing or unreadable."""
     try:
         with open(path, "rb") as handle:
-            return orjson.loads(handle.read())
+            value = orjson.loads(handle.read())
     except (FileNotFoundError, orjson.JSONDecodeError):
         return None
+    return decode_nonfinite(value) if isinstance(value, dict) else value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 FORMAT_VERSION = 1
 STORE_DIRNAME = "tracker-runs"
@@ -38,6 +39,19 @@ def run_dir(root: str, project: str, run_id: str) -> str:
 
 def trash_dir(root: str) -> str:
     return os.path.join(root, "trash")
+
+
+def trash_target(root: str, project: str, run_id: str, reason: str) -> str:
+    """A fresh path in the trash for a run moved aside (``replaced`` or ``removed``); its parent exists."""
+    parent = os.path.join(trash_dir(root), project)
+    os.makedirs(parent, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    target = os.path.join(parent, f"{run_id}.{reason}.{stamp}")
+    suffix = 1
+    while os.path.exists(target):
+        target = os.path.join(parent, f"{run_id}.{reason}.{stamp}.{suffix}")
+        suffix += 1
+    return target
 
 
 def resume_file(root: str) -> str:

@@ -37,6 +37,12 @@ def _set_current(run: Run | None) -> None:
     sys.modules["tracker"].run = run
 
 
+def make_current(run: Run) -> None:
+    """``tracker.run`` becomes this run unless another run is current."""
+    if current() is None:
+        _set_current(run)
+
+
 def register(run: Run, *, make_current: bool, signals: tuple[str, ...]) -> None:
     _live.append(run)
     if make_current or current() is None:
@@ -128,6 +134,7 @@ def _forget_runs_after_fork() -> None:
     for run in _live:
         run._forget_after_fork()
     _live.clear()
+    _set_current(None)  # the child's init() starts its own run
 
 
 os.register_at_fork(after_in_child=_forget_runs_after_fork)

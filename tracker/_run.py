@@ -218,6 +218,8 @@ class Run:
             if key in RESERVED_KEYS:
                 raise UsageError(f"log(): {key!r} is reserved; the tracker sets it")
         with self._lock:
+            if self._finished:
+                raise UsageError(f"run {self.id} is finished; log() needs a live run (call tracker.init())")
             current = self._step
             if step is None:
                 advance = commit is not False
@@ -232,8 +234,10 @@ class Run:
             now = time.time()
             record = {STEP: current, RUNTIME: now - self._start + self._runtime_offset, TIMESTAMP: now}
             record.update(data)
-            self._writer.append(_journal.encode_record(record))
+            payload = _journal.encode_record(record)
+            # summary first: a signal handler that finishes the run right after the write sees the row
             self._summary_state.observe_row(record)
+            self._writer.append(payload)
             if advance:
                 self._step = current + 1
 
@@ -350,19 +354,22 @@ class Run:
             console.info(line, silent=self._silent or bool(quiet))
 
     def _close_store(self, state: str, code: int) -> None:
-        for pattern, base in self._saved_globs:
-            self._copy_matches(pattern, base)
-        self._writer.append_record({EVENT: "finish", "state": state, "exit_code": code, "at": time.time()})
         paths = self._writer.paths
-        self._writer.materialize(paths.summary, self._summary_state.values)
-        self._writer.materialize(paths.config, self.config._data)
-        self._write_run_file(state=state, exit_code=code)
-        if self._metadata_thread is not None:
-            self._metadata_thread.join(timeout=5)
-        self._writer.close()
-        if self._debug:
-            self._debug.info("finished", state=state, exit_code=code, steps=self._step)
-            self._debug.close()
+        try:
+            for pattern, base in self._saved_globs:
+                self._copy_matches(pattern, base)
+            self._writer.append_record({EVENT: "finish", "state": state, "exit_code": code, "at": time.time()})
+            self._writer.materialize(paths.summary, self._summary_state.values)
+            self._writer.materialize(paths.config, self.config._data)
+        finally:
+            # whatever failed above, the run's state is recorded and its lock released
+            self._write_run_file(state=state, exit_code=code)
+            if self._metadata_thread is not None:
+                self._metadata_thread.join(timeout=5)
+            self._writer.close()
+            if self._debug:
+                self._debug.info("finished", state=state, exit_code=code, steps=self._step)
+                self._debug.close()
 
     def _write_run_file(self, state: str = "running", exit_code: int | None = None) -> None:
         if self._writer.paths is None:

@@ -83,8 +83,14 @@ def parse_rule(name: Any, step_metric: Any, summary: Any, goal: Any, hidden: Any
     return MetricRule(name, aggregates, step_metric, goal, bool(hidden))
 
 
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool | str) and hasattr(value, "__float__")
+def _as_number(value: Any) -> float | None:
+    """A real number (numpy/torch scalars and 0-d arrays included), or None for anything else."""
+    if isinstance(value, bool | str | bytes) or not hasattr(value, "__float__") or getattr(value, "ndim", 0):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 class SummaryState:
@@ -119,7 +125,7 @@ class SummaryState:
             self.values.update(row)
             return
         for key, value in row.items():
-            rule = self._rule_for(key)
+            rule = None if key.startswith("_") else self._rule_for(key)  # _step, _runtime: always last
             if rule is None or rule.aggregates == ("last",):
                 self.values[key] = value
             else:
@@ -142,14 +148,16 @@ class SummaryState:
             return value
         if aggregate == "first":
             return value if previous is None else previous
-        if not _is_number(value):
+        number = _as_number(value)
+        if number is None:
             return previous
+        best = _as_number(previous)
         if aggregate == "min":
-            return value if previous is None or value < previous else previous
+            return number if best is None or number < best else previous
         if aggregate == "max":
-            return value if previous is None or value > previous else previous
+            return number if best is None or number > best else previous
         total, count = self._counts.get((key, aggregate), (0.0, 0))
-        total, count = total + float(value), count + 1
+        total, count = total + number, count + 1
         self._counts[(key, aggregate)] = (total, count)
         return total / count
 

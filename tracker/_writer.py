@@ -22,8 +22,11 @@ class RunWriter:
         self.paths = paths
         self.lock = lock
         self._history_fd: int | None = os.open(
-            paths.history, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644
+            paths.history, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644
         )
+        size = os.fstat(self._history_fd).st_size
+        if size and os.pread(self._history_fd, 1, size - 1) != b"\n":
+            os.write(self._history_fd, b"\n")  # end a line torn by an earlier kill before appending
 
     @classmethod
     def open(cls, paths: _layout.RunPaths, lock: RunLock) -> RunWriter:

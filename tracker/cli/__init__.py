@@ -30,7 +30,7 @@ from tracker.cli._trash import gc, rm
 @click.pass_context
 def main(ctx: click.Context, store_dir: str | None) -> None:
     """Find, inspect, export and compare tracked runs and sweeps."""
-    api = tracker.Api(store_dir or os.getcwd())
+    api = tracker.Api(store_dir)  # None: the settings file, TRACKER_DIR or the cwd, as init() would
     if not os.path.isdir(api.root):
         raise CommandError(f"no runs here: {api.root} does not exist (use --dir or TRACKER_DIR)")
     ctx.obj = {"api": api}

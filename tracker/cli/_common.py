@@ -54,7 +54,10 @@ def resolve_run(api: tracker.Api, reference: str) -> RunView:
         more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
         raise CommandError(f"{reference!r} is ambiguous: {listed}{more}; give more of the id or project/id")
     project, run_id = matches[0]
-    return api.run(f"{project}/{run_id}")
+    try:
+        return api.run(f"{project}/{run_id}")
+    except tracker.Error as error:  # a directory without run.json: a run being created, or debris
+        raise CommandError(str(error)) from None
 
 
 def to_json(value: Any) -> str:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import time
 
 import click
 
 from tracker import _layout
+from tracker._layout import trash_target
 from tracker._lock import is_held
 from tracker.cli._common import CommandError, api, resolve_run
 
@@ -30,17 +30,15 @@ def _size(path: str) -> int:
 def rm(ctx: click.Context, run_refs: tuple[str, ...], yes: bool) -> None:
     """Move runs to the trash (``tracker gc`` deletes it for good)."""
     store = api(ctx)
-    runs = [resolve_run(store, reference) for reference in run_refs]
+    runs = list({run.path: run for run in (resolve_run(store, reference) for reference in run_refs)}.values())
     for run in runs:
         if is_held(os.path.join(run.path, _layout.LOCK_FILE)):
             raise CommandError(f"run {run.project}/{run.id} is running (a live process holds it); not removed")
     listed = "\n".join(f"  {run.project}/{run.id}  {run.name}  ({run.state})" for run in runs)
     if not yes and not click.confirm(f"move {len(runs)} run(s) to the trash?\n{listed}\n", err=True):
         raise click.Abort()
-    stamp = time.strftime("%Y%m%dT%H%M%S")
     for run in runs:
-        target = os.path.join(_layout.trash_dir(store.root), run.project, f"{run.id}.removed.{stamp}")
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        target = trash_target(store.root, run.project, run.id, "removed")
         shutil.move(run.path, target)
         click.echo(f"moved {run.project}/{run.id} to {target}", err=True)
 
