@@ -99,7 +99,7 @@ def sweep(
     if metric:
         console.table(
             f"{metric} per configuration over {seed_key!r} ({goal} is best)",
-            ["", "configuration", "n", "mean", "std", seed_key],
+            ["", "configuration", "n", "mean", "std", seed_key, "not finished"],
             [
                 [
                     "*" if row["best"] else "",
@@ -108,6 +108,7 @@ def sweep(
                     _format(row["mean"]),
                     _format(row["std"]),
                     ",".join(str(seed) for seed in row["seeds"]),
+                    str(row["excluded"]),
                 ]
                 for row in table
             ],

@@ -43,7 +43,10 @@ def table(
         rendered.add_column(column, overflow="fold", no_wrap=column in no_wrap)
     for row in rows:
         rendered.add_row(*(str(cell) for cell in row))
-    Console(stderr=not stdout).print(rendered)
+    console = Console(stderr=not stdout)
+    if not console.is_terminal:  # piped into a file or a pager: do not squeeze into 80 columns
+        console.width = max(console.width, 200)
+    console.print(rendered)
 
 
 def out(text: str) -> None:

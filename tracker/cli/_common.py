@@ -72,9 +72,11 @@ def parse_time(iso: str | None) -> float | None:
 
 
 def format_duration(seconds: float | None) -> str:
-    """``42s``, ``3m05s``, ``2h07m``, ``3d04h``."""
+    """``0.4s``, ``42s``, ``3m05s``, ``2h07m``, ``3d04h``."""
     if seconds is None or not math.isfinite(seconds):
         return "-"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
     seconds = int(seconds)
     if seconds < 60:
         return f"{seconds}s"
