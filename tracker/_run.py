@@ -272,7 +272,8 @@ class Run:
             self._writer.append_record(event)
 
     def _write_config(self, data: dict[str, Any]) -> None:
-        self._writer.materialize(self._writer.paths.config, data)
+        with self._lock:  # the last replace always holds the newest config
+            self._writer.materialize(self._writer.paths.config, data)
 
     def _ensure_live(self, what: str) -> None:
         if self._finished:
