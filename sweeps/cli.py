@@ -11,9 +11,10 @@ import click
 
 import tracker
 from sweeps.manifest import SweepManifest
-from sweeps.report import _format, job_rows, results, state_counts
+from sweeps.report import job_rows, results, state_counts
 from tracker import console
 from tracker.cli._common import CommandError, api, to_json
+from tracker.console import format_value
 
 
 def _find(store: tracker.Api, group: str, project: str | None) -> tuple[str, str, SweepManifest | None]:
@@ -90,7 +91,7 @@ def sweep(
                 job["name"],
                 job["run_id"],
                 job["state"],
-                *([_format(job["metric"])] if metric else []),
+                *([format_value(job["metric"])] if metric else []),
             ]
             for job in jobs
         ],
@@ -105,8 +106,8 @@ def sweep(
                     "*" if row["best"] else "",
                     row["label"],
                     str(row["n"]),
-                    _format(row["mean"]),
-                    _format(row["std"]),
+                    format_value(row["mean"]),
+                    format_value(row["std"]),
                     ",".join(str(seed) for seed in row["seeds"]),
                     str(row["excluded"]),
                 ]

@@ -11,12 +11,7 @@ import orjson
 import tracker
 from sweeps.manifest import SweepManifest
 from tracker import console
-
-
-def _format(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "-" if value is None else str(value)
+from tracker.console import format_value
 
 
 def job_rows(manifest: SweepManifest, api: tracker.Api, metric: str | None) -> list[dict[str, Any]]:
@@ -44,7 +39,7 @@ def print_jobs(manifest: SweepManifest, api: tracker.Api, metric: str | None) ->
     rows = job_rows(manifest, api, metric)
     columns = ["#", "run", "id", "state"] + ([metric] if metric else [])
     cells = [
-        [str(row["num"]), row["name"], row["run_id"], row["state"]] + ([_format(row["metric"])] if metric else [])
+        [str(row["num"]), row["name"], row["run_id"], row["state"]] + ([format_value(row["metric"])] if metric else [])
         for row in rows
     ]
     console.table(f"sweep {manifest.group!r}: project {manifest.project} in {api.root}", columns, cells)

@@ -7,12 +7,13 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from tracker import _layout, _settings, console
+from tracker import _layout, console
 from tracker._errors import Error, UsageError
 from tracker._index import FINAL_STATES, project_records
 from tracker._journal import EVENT, STEP, read_json, read_records
 from tracker._lock import is_held
 from tracker._metadata import utc_now_iso
+from tracker._settings import Settings
 from tracker._summary import replay
 
 STATES = ("running", "finished", "failed", "crashed", "preempted")
@@ -139,12 +140,7 @@ class Api:
     """Read access to the runs under ``dir`` (the same value given to ``init(dir=...)``)."""
 
     def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
-        if dir is None:
-            layered = _settings.from_file(_settings.settings_file_path()).merged(_settings.from_environment(os.environ))
-            base = layered.root_dir or os.getcwd()
-        else:
-            base = _settings.Settings(root_dir=dir).root_dir
-        self.root = _layout.store_root(base)
+        self.root = _layout.store_root(Settings.resolve(dir=dir).root_dir or os.getcwd())
 
     def projects(self) -> list[str]:
         try:

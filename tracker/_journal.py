@@ -118,14 +118,6 @@ def read_records(path: str) -> Iterator[dict[str, Any]]:
                 yield record
 
 
-def write_all(fd: int, payload: bytes) -> None:
-    """Hand all bytes to the OS; a short write (signal, large payload) continues where it stopped."""
-    view = memoryview(payload)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
 def dumps_pretty(value: Any) -> bytes:
     return orjson.dumps(value, default=_to_plain, option=_PRETTY)
 

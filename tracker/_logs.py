@@ -29,9 +29,6 @@ class DebugLog:
         self._path = path
         self._context = context
 
-    def bind(self, **context: Any) -> DebugLog:
-        return DebugLog(self._path, **self._context, **context)
-
     def debug(self, event: str, **fields: Any) -> None:
         self._put("debug", event, fields)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from tracker import _journal, _layout
 from tracker._lock import RunLock
+from tracker.atomic import write_all
 
 
 class RunWriter:
@@ -41,7 +42,7 @@ class RunWriter:
             raise OSError("the run's history file is closed")
         written = os.write(fd, payload)
         if written != len(payload):  # rare: a signal mid-write; a full disk raises on the retry
-            _journal.write_all(fd, payload[written:])
+            write_all(fd, payload[written:])
 
     def append_record(self, record: dict[str, Any]) -> None:
         self.append(_journal.encode_record(record))

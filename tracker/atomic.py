@@ -13,14 +13,19 @@ import threading
 _counter = itertools.count()
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """Hand all bytes to the OS; a short write (a signal, a large payload) continues where it stopped."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def write_atomic(path: str, data: bytes) -> None:
     """Write ``data`` to a temp file beside ``path``, then rename it over ``path``."""
     temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.{next(_counter)}.tmp"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
     finally:
         os.close(fd)
     try:

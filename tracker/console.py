@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 _PREFIX = "tracker: "
 
@@ -47,6 +48,15 @@ def table(
     if not console.is_terminal:  # piped into a file or a pager: do not squeeze into 80 columns
         console.width = max(console.width, 200)
     console.print(rendered)
+
+
+def format_value(value: Any) -> str:
+    """A table cell: floats to 4 significant digits, None as ``-``."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 def out(text: str) -> None:

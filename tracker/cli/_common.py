@@ -87,14 +87,6 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
 
 
-def format_value(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def split_list(value: str | None) -> list[str]:
     """``--keys a,b`` and repeated options alike."""
     return [item.strip() for item in (value or "").split(",") if item.strip()]

@@ -12,7 +12,8 @@ import click
 
 from tracker import console
 from tracker._api import STATES, RunView
-from tracker.cli._common import CommandError, api, format_duration, format_value, parse_time, split_list, to_json
+from tracker.cli._common import CommandError, api, format_duration, parse_time, split_list, to_json
+from tracker.console import format_value
 
 _FIELDS = {
     "created": lambda run: run.created_at,

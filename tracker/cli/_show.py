@@ -10,7 +10,8 @@ from typing import Any
 import click
 
 from tracker import console
-from tracker.cli._common import CommandError, api, format_value, resolve_run, split_list, to_json
+from tracker.cli._common import CommandError, api, resolve_run, split_list, to_json
+from tracker.console import format_value
 
 HISTORY_FORMATS = ("table", "csv", "json", "parquet")
 
