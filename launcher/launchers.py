@@ -35,7 +35,10 @@ class TrackingLauncherMixin:
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         yaml = tracker_yaml(config)
-        validate(yaml)  # a bad tracker key or value fails here, before any job starts
+        try:
+            validate(yaml)  # a bad tracker key or value fails here, before any job starts
+        except tracker.UsageError as error:
+            raise SystemExit(f"tracker: {error}") from None  # one line, as for a single run, not Hydra's traceback
         self.group = yaml.get("group") or sweep_group(
             config.hydra.job.name, config.hydra.job.get("config_name"), config.hydra.overrides.task
         )

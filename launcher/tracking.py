@@ -5,6 +5,7 @@ Used by TrackedTask (multirun, wrapped by the tracked launchers) and by TrackerC
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -14,6 +15,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 import tracker
+from launcher.config import TrackerConf
 from sweeps import job_name, run_id
 
 # tracker YAML keys that are init() keywords; the rest of TrackerConf is handled here.
@@ -41,7 +43,17 @@ def tracker_yaml(config: DictConfig) -> dict[str, Any]:
 
 
 def validate(yaml: Mapping[str, Any]) -> None:
-    """Check the tracker YAML with the tracker's own rules, naming the key, before any job starts."""
+    """Check the tracker YAML with the tracker's own rules, naming the key, before any job starts.
+
+    Unknown keys are refused here too: ``+tracker.typo=x`` opens the struct and would slip past Hydra.
+    """
+    known = [field.name for field in dataclasses.fields(TrackerConf)]
+    unknown = sorted(key for key in yaml if key not in known)
+    if unknown:
+        raise tracker.UsageError(
+            f"invalid tracker config: unknown key(s) {', '.join(f'tracker.{key}' for key in unknown)}; "
+            f"known keys: {', '.join(known)}"
+        )
     try:
         tracker.Settings.from_init_keywords({key: yaml.get(key) for key in _INIT_KEYS})
         for key in ("config_include_keys", "config_exclude_keys"):

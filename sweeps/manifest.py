@@ -17,10 +17,35 @@ from typing import Any
 import orjson
 
 import tracker
+from tracker import _validate as tracker_validate
+from tracker import console
 from tracker.atomic import write_atomic
 
 FORMAT_VERSION = 1
 PENDING = "pending"
+
+
+def _problem(data: Any) -> str | None:
+    """What makes a manifest unusable (a missing or wrongly typed field), or None."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    if data.get("format_version") != FORMAT_VERSION:
+        return f"format_version {data.get('format_version')!r} is not {FORMAT_VERSION}"
+    if not isinstance(data.get("group"), str) or not isinstance(data.get("project"), str):
+        return "group and project must be strings"
+    if not isinstance(data.get("launches", []), list):
+        return "launches must be a list"
+    jobs = data.get("jobs")
+    if not isinstance(jobs, dict):
+        return "jobs must be an object of run id to job"
+    for run_id, job in jobs.items():
+        if not isinstance(job, dict) or job.get("run_id") != run_id or not isinstance(job.get("num"), int):
+            return f"job {run_id!r} must be an object with its run_id and an integer num"
+        try:
+            tracker_validate.identifier("run_id", run_id)
+        except tracker.UsageError as error:
+            return str(error)
+    return None
 
 
 def manifests_dir(api: tracker.Api, project: str) -> str:
@@ -81,12 +106,20 @@ class SweepManifest:
 
     @staticmethod
     def _read(path: str) -> dict[str, Any] | None:
+        """A manifest's data; None (with a warning naming the file, when it exists) if it is unusable."""
         try:
             with open(path, "rb") as handle:
                 data = orjson.loads(handle.read())
-        except (FileNotFoundError, orjson.JSONDecodeError):
+        except FileNotFoundError:
             return None
-        return data if isinstance(data, dict) and data.get("format_version") == FORMAT_VERSION else None
+        except (OSError, orjson.JSONDecodeError) as error:
+            problem: str | None = f"cannot be read ({getattr(error, 'strerror', None) or error})"
+        else:
+            problem = _problem(data)
+        if problem is not None:
+            console.warn(f"skipped sweep manifest {path}: {problem}")
+            return None
+        return data
 
     @property
     def group(self) -> str:

@@ -286,7 +286,7 @@ def test_dir_default_is_cwd() -> None:
 def test_dir_not_writable_falls_back_to_temp(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An unusable dir (below a regular file) falls back to the temp dir with one warning naming the dir."""
+    """An unusable dir (below a regular file) falls back to a private temp dir with one warning naming both."""
     blocker = tmp_path / "regular-file"
     blocker.write_text("not a directory", encoding="utf-8")
     bad_dir = blocker / "store"
@@ -304,7 +304,9 @@ def test_dir_not_writable_falls_back_to_temp(
     assert len(warnings) == 1, err
     assert str(bad_dir) in warnings[0]
     assert str(fallback) in warnings[0]
-    stored = tracker.Api(dir=fallback).run(f"p/{run.id}")
+    private = fallback / f"tracker-{os.getuid()}"
+    assert str(private) in warnings[0] and private.stat().st_mode & 0o777 == 0o700
+    stored = tracker.Api(dir=private).run(f"p/{run.id}")
     assert stored.state == "finished"
     assert [row["x"] for row in stored.history()] == [1]
     assert blocker.read_text(encoding="utf-8") == "not a directory"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tracker._errors import ConfigError, Error, UsageError
+from tracker._errors import ConfigError, Error, StorageError, UsageError
 from tracker._init import init
 from tracker._run import Run
 from tracker._settings import Settings
@@ -110,6 +110,7 @@ __all__ = [
     "Error",
     "Run",
     "Settings",
+    "StorageError",
     "UsageError",
     "config",
     "define_metric",

@@ -7,13 +7,23 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from tracker import _layout, console
+from tracker import _layout, _validate, console
 from tracker._errors import Error, UsageError
-from tracker._index import FINAL_STATES, project_records
-from tracker._journal import EVENT, STEP, read_json, read_records
+from tracker._index import ScanReport, project_records
+from tracker._journal import (
+    EVENT,
+    FINAL_STATES,
+    STEP,
+    BadLines,
+    DamagedFile,
+    last_record,
+    read_json_object,
+    read_records,
+    run_record_problem,
+)
 from tracker._lock import is_held
 from tracker._metadata import utc_now_iso
-from tracker._settings import Settings
+from tracker._settings import resolve_root_dir
 from tracker._summary import replay
 
 STATES = ("running", "finished", "failed", "crashed", "preempted")
@@ -36,7 +46,11 @@ def merge_rows(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 
 class RunView:
-    """A read-only view of one stored run, as ``Api.run()`` and ``Api.runs()`` return it."""
+    """A read-only view of one stored run, as ``Api.run()`` and ``Api.runs()`` return it.
+
+    Damaged parts of a run (a bad line in its history, an unreadable config) are skipped with one
+    warning naming the run, never raised: one bad file must not hide the rest of a store.
+    """
 
     def __init__(self, directory: str, record: dict[str, Any], summary: dict[str, Any] | None = None) -> None:
         version = record.get("format_version", _layout.FORMAT_VERSION)
@@ -49,6 +63,7 @@ class RunView:
         self._record = record
         self._state: str | None = None
         self._summary = summary
+        self._warned: set[str] = set()
 
     @functools.cached_property
     def _paths(self) -> _layout.RunPaths:
@@ -56,13 +71,24 @@ class RunView:
 
     @classmethod
     def load(cls, directory: str) -> RunView | None:
-        record = read_json(os.path.join(directory, _layout.RUN_FILE))
-        return cls(directory, record) if isinstance(record, dict) else None
+        """The run stored in ``directory``; None when there is none; DamagedFile when its run.json is unusable."""
+        record = read_json_object(os.path.join(directory, _layout.RUN_FILE), "run.json")
+        if record is None:
+            return None
+        problem = run_record_problem(record)
+        if problem is not None:
+            raise DamagedFile(f"{directory}: {problem}")
+        return cls(directory, record)
 
     def __getattr__(self, name: str) -> Any:
         if name in ("id", "name", "project", "entity", "group", "job_type", "notes", "created_at"):
             return self._record.get(name)
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def _warn(self, problem: str) -> None:
+        if problem not in self._warned:
+            self._warned.add(problem)
+            console.warn(f"run {self.project}/{self.id}: {problem}")
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -74,15 +100,25 @@ class RunView:
         if self._state is None:
             state = self._record.get("state", "running")
             if state == "running" and not is_held(self._paths.lock):
-                # the writer may have finished between our read and the probe: look again
-                fresh = read_json(self._paths.run)
-                if isinstance(fresh, dict):
-                    self._record = fresh
-                state = self._record.get("state", "running")
-                if state == "running":
-                    state = "preempted" if self._record.get("preempting") else "crashed"
+                state = self._state_after_death()
             self._state = state
         return self._state
+
+    def _state_after_death(self) -> str:
+        """No process holds the run: it finished between our reads, or died (after its finish record, maybe)."""
+        try:
+            fresh = read_json_object(self._paths.run, "run.json")
+        except DamagedFile:
+            fresh = None
+        if fresh is not None and run_record_problem(fresh) is None:
+            self._record = fresh
+        if self._record.get("state") != "running":
+            return str(self._record["state"])
+        last = last_record(self._paths.history)
+        if last is not None and last.get(EVENT) == "finish":  # finish() could not write run.json (full disk)
+            self._record = {**self._record, "state": last["state"], "exit_code": last["exit_code"]}
+            return str(last["state"])
+        return "preempted" if self._record.get("preempting") else "crashed"
 
     @property
     def exit_code(self) -> int | None:
@@ -97,13 +133,27 @@ class RunView:
         except FileNotFoundError:
             return self._record.get("updated_at")
 
+    def _object_file(self, path: str, what: str) -> dict[str, Any]:
+        try:
+            return read_json_object(path, what) or {}
+        except DamagedFile as error:
+            self._warn(str(error))
+            return {}
+
     @property
     def config(self) -> dict[str, Any]:
-        return read_json(self._paths.config) or {}
+        return self._object_file(self._paths.config, "config.json")
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return read_json(self._paths.metadata) or {}
+        return self._object_file(self._paths.metadata, "metadata.json")
+
+    def _records(self) -> Iterator[dict[str, Any]]:
+        """The journal's well-formed records; the bad ones are reported once."""
+        bad = BadLines()
+        yield from read_records(self._paths.history, bad)
+        if (warning := bad.report("history.jsonl")) is not None:
+            self._warn(warning)
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -112,11 +162,8 @@ class RunView:
             # summary.json is final only when run.json itself says the run ended: a resumed run that
             # died keeps the summary.json of its earlier process, which the history has outgrown
             final = self.state in FINAL_STATES and self._record.get("state") in FINAL_STATES
-            stored = read_json(self._paths.summary) if final else None
-            if isinstance(stored, dict):
-                self._summary = stored
-            else:
-                self._summary = replay(read_records(self._paths.history))[0].values
+            stored = self._object_file(self._paths.summary, "summary.json") if final else None
+            self._summary = stored if stored else replay(self._records())[0].values
         return dict(self._summary)
 
     @property
@@ -125,7 +172,7 @@ class RunView:
 
     def history(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Rows in step order; with ``keys``, only rows holding all of them, cut to those keys."""
-        rows = merge_rows(read_records(self._paths.history))
+        rows = merge_rows(self._records())
         if keys is None:
             return list(rows)
         wanted = [keys] if isinstance(keys, str) else list(keys)
@@ -140,13 +187,14 @@ class Api:
     """Read access to the runs under ``dir`` (the same value given to ``init(dir=...)``)."""
 
     def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
-        self.root = _layout.store_root(Settings.resolve(dir=dir).root_dir or os.getcwd())
+        self.root = _layout.store_root(resolve_root_dir(dir) or os.getcwd())
 
     def projects(self) -> list[str]:
         try:
-            return sorted(entry.name for entry in os.scandir(_layout.projects_dir(self.root)) if entry.is_dir())
+            entries = os.scandir(_layout.projects_dir(self.root))
         except FileNotFoundError:
             return []
+        return sorted(entry.name for entry in entries if entry.is_dir(follow_symlinks=False) and _is_name(entry.name))
 
     def runs(
         self,
@@ -161,22 +209,25 @@ class Api:
         """Runs of a project (None: of every project), oldest first.
 
         ``tags`` keeps runs holding all the given tags; ``progress(done, total)`` is called while a
-        large project is scanned.
+        large project is scanned. Damaged runs are skipped, each with a warning naming it.
         """
         if state is not None and state not in STATES:
             raise UsageError(f"state={state!r} is not a run state; choose one of {', '.join(STATES)}")
         wanted_tags = set([tags] if isinstance(tags, str) else tags or ())
-        projects = self.projects() if project is None else [project]
+        projects = self.projects() if project is None else [_validate.identifier("project", project)]
+        report = ScanReport()
         result = []
         for name in projects:
-            for directory, record, summary in project_records(self.root, name, progress):
+            for directory, record, summary in project_records(self.root, name, report, progress):
                 try:
                     view = RunView(directory, record, summary)
                 except Error as error:
-                    console.warn(f"skipped: {error}")
+                    report.damaged.append(str(error))
                     continue
                 if self._keep(view, group, wanted_tags, state, job_type):
                     result.append(view)
+        for warning in report.warnings():
+            console.warn(warning)
         result.sort(key=lambda view: (view.created_at or "", view.id or ""))
         return result
 
@@ -192,11 +243,22 @@ class Api:
 
     def run(self, path: str) -> RunView:
         """One run by ``project/id`` or ``entity/project/id``."""
-        parts = path.strip("/").split("/")
-        if len(parts) not in (2, 3) or not all(parts):
+        parts = path.strip("/").split("/") if isinstance(path, str) else []
+        if len(parts) not in (2, 3):
             raise UsageError(f"run path {path!r} must be 'project/run_id' or 'entity/project/run_id'")
+        for part, what in zip(parts, ("entity", "project", "run id")[3 - len(parts) :], strict=True):
+            _validate.identifier(f"run path {path!r}: {what}", part)
         project, run_id = parts[-2], parts[-1]
         view = RunView.load(_layout.run_dir(self.root, project, run_id))
         if view is None:
             raise Error(f"no run {project}/{run_id} in {self.root}")
         return view
+
+
+def _is_name(name: str) -> bool:
+    """Whether a directory name is a valid project (anything else under projects/ is not ours)."""
+    try:
+        _validate.identifier("project", name)
+    except UsageError:
+        return False
+    return True

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
+import stat
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
-from tracker import _config, _layout, _process, _settings, console
-from tracker._errors import UsageError
-from tracker._journal import EVENT, RUNTIME, read_json, read_records, write_json_atomic
-from tracker._lock import RunLock, is_held
+from tracker import _claim, _config, _layout, _process, _settings, console
+from tracker._errors import StorageError, UsageError
+from tracker._journal import (
+    EVENT,
+    RUNTIME,
+    BadLines,
+    DamagedFile,
+    encode_json,
+    read_json_object,
+    read_records,
+    run_record_problem,
+    write_json_atomic,
+)
 from tracker._logs import DebugLog
 from tracker._metadata import collect, collect_git, program_path, utc_now_iso
 from tracker._names import new_run_id, new_run_name
@@ -22,6 +30,7 @@ from tracker._run import Identity, Run
 from tracker._settings import Settings
 from tracker._summary import SummaryState, replay
 from tracker._writer import NullWriter, RunWriter
+from tracker.atomic import StagedFiles
 
 _warned_online = False
 
@@ -148,23 +157,43 @@ def _effective_mode(resolved: Settings) -> str:
     return "offline"
 
 
-def _base_dir(requested: str | None) -> str:
-    """The directory holding the store: the requested one, or the temp dir (with a warning) if unwritable."""
+def _base_dir(requested: str | None, resuming: bool) -> str:
+    """The directory holding the store: the requested one, or (for a new run) a private temp directory."""
     base = requested or os.getcwd()
     try:
         _ensure_writable(_layout.store_root(base))
         return base
     except OSError as error:
-        fallback = tempfile.gettempdir()
-        try:
-            _ensure_writable(_layout.store_root(fallback))
-        except OSError as fallback_error:
+        reason = error.strerror or str(error)
+        if resuming:
             raise UsageError(
-                f"dir={base!r} is not writable ({error}) and neither is the temp dir {fallback!r} "
-                f"({fallback_error}); pass a writable dir= or set TRACKER_DIR"
-            ) from fallback_error
-        console.warn(f"dir={base!r} is not writable ({error.strerror or error}); runs go to {fallback!r}")
+                f"dir={base!r} is not writable ({reason}), and a run that resumes must be written where it "
+                "was stored; make the store writable or pass its writable location as dir= (or TRACKER_DIR)"
+            ) from error
+        fallback = _private_temp_base(base, reason)
+        console.warn(f"dir={base!r} is not writable ({reason}); this run goes to {fallback!r}")
         return fallback
+
+
+def _private_temp_base(base: str, reason: str) -> str:
+    """``$TMPDIR/tracker-<uid>``: created 0700 and used only while it is ours, private and not a symlink."""
+    fallback = os.path.join(tempfile.gettempdir(), f"tracker-{os.getuid()}")
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(fallback, 0o700)
+        status = os.lstat(fallback)
+        if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.getuid() or status.st_mode & 0o077:
+            raise UsageError(
+                f"dir={base!r} is not writable ({reason}), and the fallback {fallback!r} is not a private directory "
+                "of yours (a symlink, another owner, or open to others); pass a writable dir= or set TRACKER_DIR"
+            )
+        _ensure_writable(_layout.store_root(fallback))
+    except OSError as error:
+        raise UsageError(
+            f"dir={base!r} is not writable ({reason}) and neither is {fallback!r} ({error.strerror or error}); "
+            "pass a writable dir= or set TRACKER_DIR"
+        ) from error
+    return fallback
 
 
 def _ensure_writable(path: str) -> None:
@@ -173,118 +202,59 @@ def _ensure_writable(path: str) -> None:
         raise PermissionError(13, "permission denied", path)
 
 
-def _exists(root: str, project: str, run_id: str) -> bool:
-    return os.path.exists(os.path.join(_layout.run_dir(root, project, run_id), _layout.RUN_FILE))
-
-
-def _decide_identity(resolved: Settings, root: str, project: str) -> tuple[str, str]:
-    """The run id and what to do with it: ``new``, ``resume`` or ``replace`` (documented resume rules)."""
-    run_id = resolved.run_id
-    resume = resolved.resume
-    if resume in (True, "auto"):
-        if run_id is None:
-            previous = read_json(_layout.resume_file(root)) or {}
-            candidate = previous.get("run_id")
-            if previous.get("project") == project and candidate and _exists(root, project, candidate):
-                candidate_dir = _layout.run_dir(root, project, candidate)
-                state = read_json(os.path.join(candidate_dir, _layout.RUN_FILE)) or {}
-                live = is_held(os.path.join(candidate_dir, _layout.LOCK_FILE))  # another process's run
-                if state.get("state") != "finished" and not live:
-                    return candidate, "resume"
-            return _fresh_id(root, project), "new"
-        resume = "allow"
-    if run_id is None:
-        if resume == "must":
-            raise UsageError("resume='must' needs the id of the run to resume: pass id=... or set TRACKER_RUN_ID")
-        return _fresh_id(root, project), "new"
-    exists = _exists(root, project, run_id)
-    if resume == "must" and not exists:
-        raise UsageError(f"resume='must': run {project}/{run_id} does not exist in {root}")
-    if resume == "never" and exists:
-        raise UsageError(
-            f"resume='never': run {project}/{run_id} already exists in {root}; choose another id or resume='allow'"
-        )
-    if not exists:
-        return run_id, "new"
-    return run_id, ("resume" if resume in ("allow", "must") else "replace")
-
-
-def _fresh_id(root: str, project: str) -> str:
-    while True:
-        run_id = new_run_id()
-        if not os.path.exists(_layout.run_dir(root, project, run_id)):
-            return run_id
-
-
-def _replace(paths: _layout.RunPaths, root: str, project: str, run_id: str) -> None:
-    """Move a previous run with the same id aside (never destroy it), once no process holds it."""
-    RunLock.acquire(paths.lock, run_id).release()
-    target = _layout.trash_target(root, project, run_id, "replaced")
-    shutil.move(paths.directory, target)
-    console.warn(
-        f"run {project}/{run_id} already existed and resume is off: it was replaced; the old data is kept in {target}"
-    )
-
-
 class _Prior:
-    """What a resumed run carries over from its earlier processes."""
+    """What a resumed run carries over from its earlier processes, read and checked before anything is written."""
 
-    def __init__(self, paths: _layout.RunPaths) -> None:
-        self.run = read_json(paths.run) or {}
-        self.config = read_json(paths.config) or {}
-        self.metadata = read_json(paths.metadata) or {}
-        self.summary, last_step = replay(read_records(paths.history))
+    def __init__(self, paths: _layout.RunPaths, where: str) -> None:
+        try:
+            self.run = read_json_object(paths.run, "run.json") or {}
+            self.config = read_json_object(paths.config, "config.json") or {}
+            self.metadata = read_json_object(paths.metadata, "metadata.json") or {}
+        except DamagedFile as error:
+            raise UsageError(f"{where} cannot be resumed: {error}") from None
+        problem = run_record_problem(self.run)
+        if problem is not None:
+            raise UsageError(f"{where} cannot be resumed: {problem}")
+        bad = BadLines()
+        self.summary, last_step = replay(read_records(paths.history, bad))
+        if (warning := bad.report(where)) is not None:
+            console.warn(warning)
         self.starting_step = 0 if last_step is None else last_step + 1
-        self.runtime = float(self.summary.values.get(RUNTIME) or 0.0)
+        runtime = self.summary.values.get(RUNTIME)
+        self.runtime = float(runtime) if isinstance(runtime, int | float) else 0.0
+        earlier = self.metadata.get("previous_processes")
+        self.previous_processes = earlier if isinstance(earlier, list) else []
 
 
 def _open_run(resolved: Settings, config: dict[str, Any], mode: str, integrations: dict[str, Any]) -> Run:
-    root = _layout.store_root(_base_dir(resolved.root_dir))
-    project = resolved.project
-    run_id, action = _decide_identity(resolved, root, project)
-    paths = _layout.RunPaths(_layout.run_dir(root, project, run_id))
-    if action == "replace":
-        _replace(paths, root, project, run_id)
-    with _claimed(paths, run_id) as lock:
-        return _start_in(paths, lock, resolved, config, mode, integrations, root, project, action)
-
-
-@contextlib.contextmanager
-def _claimed(paths: _layout.RunPaths, run_id: str) -> Iterator[RunLock]:
-    """The run directory with its lock held; if starting the run fails, no lock and no new directory remain."""
-    created = not os.path.isdir(paths.directory)
-    os.makedirs(paths.directory, exist_ok=True)
-    lock = None
+    resuming = resolved.resume not in (None, False, "never")
+    root = _layout.store_root(_base_dir(resolved.root_dir, resuming))
+    claim = _claim.claim(root, resolved.project, resolved.run_id, resolved.resume)
     try:
-        lock = RunLock.acquire(paths.lock, run_id)
-        yield lock
+        run = _start(claim, resolved, config, mode, integrations)
     except BaseException:
-        if lock is not None:
-            lock.release()
-        if created:
-            shutil.rmtree(paths.directory, ignore_errors=True)
+        claim.abandon()
         raise
+    if claim.replaced_to is not None:
+        console.warn(
+            f"run {claim.project}/{claim.run_id} already existed and resume is off: it was replaced; "
+            f"the old data is kept in {claim.replaced_to}"
+        )
+    return run
 
 
-def _start_in(
-    paths: _layout.RunPaths,
-    lock: RunLock,
-    resolved: Settings,
-    config: dict[str, Any],
-    mode: str,
-    integrations: dict[str, Any],
-    root: str,
-    project: str,
-    action: str,
+def _start(
+    claim: _claim.Claim, resolved: Settings, config: dict[str, Any], mode: str, integrations: dict[str, Any]
 ) -> Run:
-    """Write the start (or resume) records of a claimed run directory and return its Run."""
-    run_id = os.path.basename(paths.directory)
+    """Write the start (or resume) records of a claimed run, all or nothing, and return its Run."""
+    paths, run_id, project = claim.paths, claim.run_id, claim.project
     start = time.time()
-    prior = _Prior(paths) if action == "resume" else None
+    prior = _Prior(paths, f"run {project}/{run_id}") if claim.action == "resume" else None
     identity = _identity(resolved, run_id, project, prior)
     if prior is not None:
         config = {**prior.config, **config}
-    writer = RunWriter.open(paths, lock)
+    metadata = _metadata(start, prior, resolved)
+    writer = RunWriter.open(paths, claim.lock)
     log = DebugLog(os.path.join(paths.logs, _layout.DEBUG_LOG), run_id=run_id)
     run = Run(
         identity,
@@ -295,7 +265,7 @@ def _start_in(
         starting_step=prior.starting_step if prior else 0,
         resumed=prior is not None,
         runtime_offset=prior.runtime if prior else 0.0,
-        created_at=prior.run.get("created_at", utc_now_iso(start)) if prior else utc_now_iso(start),
+        created_at=prior.run["created_at"] if prior else utc_now_iso(start),
         mode=mode,
         silent=resolved.silent,
         record={
@@ -307,20 +277,57 @@ def _start_in(
         },
         log=log,
     )
-    writer.materialize(paths.config, config)
-    if prior is not None:
-        writer.append_record({EVENT: "resume", "at": start, "starting_step": prior.starting_step})
-    run._write_run_file()
-    _record_metadata(run, writer, start, prior, resolved)
-    write_json_atomic(_layout.resume_file(root), {"run_id": run_id, "project": project})
+    # encode everything first (an unstorable value is a UsageError before any write), then write it all
+    files = {
+        paths.config: encode_json("config", config),
+        paths.metadata: encode_json("settings: run_metadata", metadata),
+        paths.run: encode_json("run.json", run._run_record()),
+    }
+    journal_size = writer.size
+    staged = StagedFiles()
+    try:
+        for path, data in files.items():
+            staged.write(path, data)
+        if prior is not None:
+            writer.append_record({EVENT: "resume", "at": start, "starting_step": prior.starting_step})
+        staged.commit()
+    except BaseException as error:
+        staged.discard()
+        with contextlib.suppress(OSError):
+            writer.truncate(journal_size)
+        writer.close_history()
+        if isinstance(error, OSError) and not isinstance(error, StorageError):
+            raise StorageError.of(
+                f"init(): cannot write run {project}/{run_id}", error, "nothing was changed"
+            ) from error
+        raise
+    _after_start(run, writer, claim, resolved, metadata, prior)
+    return run
+
+
+def _after_start(
+    run: Run, writer: RunWriter, claim: _claim.Claim, resolved: Settings, metadata: dict[str, Any], prior: _Prior | None
+) -> None:
+    """What a started run does besides its own records: none of it can fail the start."""
+    paths = claim.paths
+    with contextlib.suppress(OSError):  # only serves resume="auto"; a read-only root must not fail the run
+        write_json_atomic(_layout.resume_file(claim.root), {"run_id": claim.run_id, "project": claim.project})
     if resolved.save_code:
-        run._save_code(program_path())
-    log.info("init", project=project, action=action, dir=paths.directory, settings=resolved.to_dict())
-    DebugLog(_layout.global_log(root)).info("run opened", run_id=run_id, project=project, dir=paths.directory)
-    console.info(f"run {identity.name} ({run_id}) -> {paths.directory}", silent=resolved.silent)
+        try:
+            run._save_code(program_path())
+        except OSError as error:
+            console.warn(f"save_code: the program could not be saved with the run ({error.strerror or error})")
+    if not resolved.disable_git:
+        _add_git_metadata(run, metadata)
+    run._debug.info(
+        "init", project=claim.project, action=claim.action, dir=paths.directory, settings=resolved.to_dict()
+    )
+    DebugLog(_layout.global_log(claim.root)).info(
+        "run opened", run_id=claim.run_id, project=claim.project, dir=paths.directory
+    )
+    console.info(f"run {run.name} ({claim.run_id}) -> {paths.directory}", silent=resolved.silent)
     if prior is not None:
         console.info(f"resumed at step {prior.starting_step}", silent=resolved.silent)
-    return run
 
 
 def _identity(resolved: Settings, run_id: str, project: str, prior: _Prior | None) -> Identity:
@@ -344,21 +351,22 @@ def _identity(resolved: Settings, run_id: str, project: str, prior: _Prior | Non
     )
 
 
-def _record_metadata(run: Run, writer: RunWriter, start: float, prior: _Prior | None, resolved: Settings) -> None:
-    """Write the cheap metadata now; add git state from a background thread (git can take 50 ms)."""
+def _metadata(start: float, prior: _Prior | None, resolved: Settings) -> dict[str, Any]:
+    """The cheap metadata, recorded at init(); git state is added later from a thread."""
     metadata = {**collect(start), **(resolved.run_metadata or {})}
     if prior is not None:
-        earlier = prior.metadata.get("previous_processes", [])
         keep = ("host", "pid", "started_at", "slurm")
-        metadata["previous_processes"] = [*earlier, {key: prior.metadata.get(key) for key in keep}]
-    writer.materialize(writer.paths.metadata, metadata)
-    if resolved.disable_git:
-        return
+        metadata["previous_processes"] = [*prior.previous_processes, {key: prior.metadata.get(key) for key in keep}]
+    return metadata
+
+
+def _add_git_metadata(run: Run, metadata: dict[str, Any]) -> None:
+    """Add git state from a background thread (git can take 50 ms)."""
 
     def add_git() -> None:
         git = collect_git(metadata["program"])
-        if git is not None and not run._finished:
-            writer.materialize(writer.paths.metadata, {**metadata, "git": git})
+        if git is not None:
+            run.add_metadata({**metadata, "git": git})
 
     run._metadata_thread = threading.Thread(target=add_git, name="tracker-git-metadata", daemon=True)
     run._metadata_thread.start()

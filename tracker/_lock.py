@@ -3,10 +3,15 @@
 A reader tells a live run from a crashed one by probing the same lock with a shared, non-blocking
 flock, so a dead holder never blocks anyone. Linux's NFS client maps flock onto POSIX byte-range
 locks, which NFSv4 servers enforce across hosts.
+
+A lock is only good while its file is still the one at its path: a process that removes a run
+directory (a failed init(), ``tracker gc`` clearing debris) does so holding the lock, and whoever
+was waiting for that lock finds, once it has it, that the path has gone, and starts over.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -20,6 +25,10 @@ from tracker._errors import UsageError
 _ACQUIRE_PATIENCE_S = 0.25
 
 
+class LockGone(Exception):
+    """The lock file was removed or replaced while we waited for it: look the run up again."""
+
+
 class RunLock:
     """The exclusive lock held by the process writing a run."""
 
@@ -30,10 +39,13 @@ class RunLock:
         self._fd: int | None = fd
 
     @classmethod
-    def acquire(cls, path: str, run_id: str) -> RunLock:
-        """Take the lock or raise UsageError naming the live holder."""
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        deadline = time.monotonic() + _ACQUIRE_PATIENCE_S
+    def acquire(cls, path: str, run_id: str, *, patience: float = _ACQUIRE_PATIENCE_S) -> RunLock:
+        """Take the lock, raise UsageError naming the live holder, or LockGone if the path vanished."""
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        except FileNotFoundError:
+            raise LockGone(path) from None
+        deadline = time.monotonic() + patience
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -47,10 +59,41 @@ class RunLock:
                         "(wait for it to finish, or choose another id)"
                     ) from None
                 time.sleep(0.01)
-        os.ftruncate(fd, 0)
-        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-        os.pwrite(fd, orjson.dumps(holder), 0)
-        return cls(path, fd)
+        lock = cls(path, fd)
+        if not lock._still_at_path():
+            lock.release()
+            raise LockGone(path)
+        with contextlib.suppress(OSError):  # who holds it is only a courtesy to the next process
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, orjson.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}), 0)
+        return lock
+
+    @classmethod
+    def try_acquire(cls, path: str) -> RunLock | None:
+        """The lock if nobody holds it and its file exists, else None (never waits, never creates)."""
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        lock = cls(path, fd)
+        if not lock._still_at_path():
+            lock.release()
+            return None
+        return lock
+
+    def _still_at_path(self) -> bool:
+        assert self._fd is not None
+        try:
+            here = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(self._fd)
+        return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
 
     def release(self) -> None:
         if self._fd is not None:
@@ -68,16 +111,16 @@ class RunLock:
 def _read_holder(fd: int) -> str:
     try:
         holder = orjson.loads(os.pread(fd, 4096, 0))
-        return f"pid {holder['pid']} on {holder['host']}"
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        return f"pid {int(holder['pid'])} on {str(holder['host'])!r}"
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return "another process"
 
 
 def is_held(path: str) -> bool:
     """True while a live process holds the run's lock."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

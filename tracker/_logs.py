@@ -90,27 +90,39 @@ def _write_forever() -> None:
     ]
     loggers: dict[str, Any] = {}
     files: dict[str, Any] = {}
+
+    def write(path: str, level: str, event: str, fields: dict[str, Any], timestamp: float, pid: int) -> None:
+        logger = loggers.get(path)
+        if logger is None:
+            handle = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - kept open across events
+            files[path] = handle
+            logger = loggers[path] = structlog.wrap_logger(structlog.WriteLogger(handle), processors=processors)
+        try:
+            getattr(logger, level)(event, timestamp=timestamp, pid=pid, **fields)
+        except (TypeError, ValueError) as error:  # one event that cannot be rendered is written as such
+            fallback = {"event": event, "level": level, "unrenderable": f"{type(error).__name__}: {error}"}
+            files[path].write(orjson.dumps({key: _safe(value) for key, value in fallback.items()}).decode() + "\n")
+
     while True:
         item = _queue.get()
         kind = item[0]
-        if kind == _FLUSH:
-            item[1].set()
-        elif kind == _CLOSE:
-            handle = files.pop(item[1], None)
-            loggers.pop(item[1], None)
-            if handle is not None:
-                handle.close()
-        else:
-            _, path, level, event, fields, timestamp, pid = item
-            logger = loggers.get(path)
-            if logger is None:
-                try:
-                    handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open across events
-                except OSError:
-                    continue  # a debug log that cannot be opened must not stop training
-                files[path] = handle
-                logger = loggers[path] = structlog.wrap_logger(structlog.WriteLogger(handle), processors=processors)
-            getattr(logger, level)(event, timestamp=timestamp, pid=pid, **fields)
+        try:
+            if kind == _FLUSH:
+                item[1].set()
+            elif kind == _CLOSE:
+                loggers.pop(item[1], None)
+                handle = files.pop(item[1], None)
+                if handle is not None:
+                    handle.close()
+            else:
+                write(*item[1:])
+        except Exception:  # a full disk or a vanished file must never stop this thread, nor training
+            continue
+
+
+def _safe(value: object) -> str:
+    """Text that any JSON encoder takes (lone surrogates escaped)."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _reset_after_fork() -> None:

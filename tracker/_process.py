@@ -3,16 +3,22 @@
 Runs end at interpreter exit with the real exit code (failed after an uncaught exception), and on
 a preemption signal. Every hook chains to what was installed before it (sys.exit, signal handlers),
 and the user's sys.excepthook is never touched, so nothing of the user's is swallowed or replaced.
+
+A signal handler runs in the main thread between any two bytecodes, so it could finish a run while
+that same thread is half-way through writing one of its records. Writers mark such stretches with
+``critical()`` (log() inlines the same steps): a preemption signal that arrives inside one is
+recorded and handled the moment the stretch ends.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +29,39 @@ _live: list[Run] = []
 _exit_code: int | None = None
 _installed = False
 _previous_handlers: dict[int, Any] = {}
+MAIN_THREAD = threading.main_thread().ident
+
+
+class Deferral:
+    """How deep the main thread is in critical sections, and the signals that arrived meanwhile."""
+
+    __slots__ = ("depth", "pending")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: list[tuple[int, FrameType | None]] = []
+
+    def leave(self) -> None:
+        """End one critical section; at the outermost, handle the signals that waited for it."""
+        self.depth -= 1
+        while not self.depth and self.pending:
+            _handle_preemption(*self.pending.pop(0))
+
+
+DEFERRAL = Deferral()
+
+
+@contextlib.contextmanager
+def critical() -> Iterator[None]:
+    """A stretch of writing that a preemption signal must not cut in two (a no-op off the main thread)."""
+    if threading.get_ident() != MAIN_THREAD:
+        yield
+        return
+    DEFERRAL.depth += 1
+    try:
+        yield
+    finally:
+        DEFERRAL.leave()
 
 
 def live_runs() -> list[Run]:
@@ -113,6 +152,13 @@ def _at_exit() -> None:
 
 
 def _on_preemption_signal(number: int, frame: FrameType | None) -> None:
+    if DEFERRAL.depth:
+        DEFERRAL.pending.append((number, frame))
+        return
+    _handle_preemption(number, frame)
+
+
+def _handle_preemption(number: int, frame: FrameType | None) -> None:
     for run in live_runs():
         run.mark_preempting()
     previous = _previous_handlers.get(number)
@@ -131,6 +177,9 @@ def _on_preemption_signal(number: int, frame: FrameType | None) -> None:
 
 def _forget_runs_after_fork() -> None:
     """A forked child must not write or finish its parent's runs."""
+    global MAIN_THREAD, DEFERRAL
+    MAIN_THREAD = threading.get_ident()  # the forking thread is the child's main thread
+    DEFERRAL = Deferral()
     for run in _live:
         run._forget_after_fork()
     _live.clear()

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import glob
+import operator
 import os
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from threading import get_ident
 from typing import Any
 
 from tracker import _journal, _process, _validate, console
 from tracker._config import Config
-from tracker._errors import UsageError
-from tracker._journal import EVENT, RESERVED_KEYS, RUNTIME, STEP, TIMESTAMP
+from tracker._errors import StorageError, UsageError
+from tracker._journal import EVENT, MAX_STEP, RESERVED_KEYS, RUNTIME, STEP, TIMESTAMP
 from tracker._logs import DebugLog
 from tracker._metadata import utc_now_iso
 from tracker._summary import Summary, SummaryState, parse_rule
@@ -53,6 +57,16 @@ def exit_code_of(exception: BaseException | None) -> int:
             return 0
         return code if isinstance(code, int) else 1
     return 1
+
+
+def _checked_step(step: Any) -> int:
+    """An explicit step of another integer type (numpy, torch) as an int; bools and floats are refused."""
+    if isinstance(step, bool):
+        raise TypeError(f"log(step={step!r}) must be an int")
+    try:
+        return operator.index(step)
+    except TypeError:
+        raise TypeError(f"log(step={step!r}) must be an int, not {type(step).__name__}") from None
 
 
 class Run:
@@ -113,8 +127,8 @@ class Run:
 
     @name.setter
     def name(self, value: str) -> None:
-        self._identity.name = _validate.text("name", value, max_length=_validate.MAX_IDENTIFIER, allow_empty=False)
-        self._write_run_file()
+        name = _validate.text("name", value, max_length=_validate.MAX_IDENTIFIER, allow_empty=False)
+        self._change_identity("name", name)
 
     @property
     def project(self) -> str:
@@ -138,8 +152,7 @@ class Run:
 
     @tags.setter
     def tags(self, value: Any) -> None:
-        self._identity.tags = _validate.tags(value)
-        self._write_run_file()
+        self._change_identity("tags", _validate.tags(value))
 
     @property
     def notes(self) -> str | None:
@@ -147,8 +160,19 @@ class Run:
 
     @notes.setter
     def notes(self, value: str | None) -> None:
-        self._identity.notes = None if value is None else _validate.text("notes", value)
-        self._write_run_file()
+        self._change_identity("notes", None if value is None else _validate.text("notes", value))
+
+    def _change_identity(self, field: str, value: Any) -> None:
+        """Set a field of run.json; if it cannot be stored, the run keeps the old value."""
+        self._ensure_live("run metadata")
+        with _process.critical(), self._lock:
+            previous = getattr(self._identity, field)
+            setattr(self._identity, field, value)
+            try:
+                self._write_run_file()
+            except BaseException:
+                setattr(self._identity, field, previous)
+                raise
 
     @property
     def path(self) -> str:
@@ -202,7 +226,8 @@ class Run:
 
         With no ``step`` the row is committed and the step advances unless ``commit=False``. With an
         explicit ``step`` the row stays open for more keys until a higher step arrives, unless
-        ``commit=True``. A step lower than the current one is dropped with a warning.
+        ``commit=True``. A step lower than the current one is dropped with a warning. A call that
+        raises has changed nothing: not the history, the summary or the step.
         """
         if self._finished:
             raise UsageError(f"run {self.id} is finished; log() needs a live run (call tracker.init())")
@@ -217,29 +242,36 @@ class Run:
                 raise TypeError(f"log() keys must be str, not {type(key).__name__} ({key!r})")
             if key in RESERVED_KEYS:
                 raise UsageError(f"log(): {key!r} is reserved; the tracker sets it")
-        with self._lock:
-            if self._finished:
-                raise UsageError(f"run {self.id} is finished; log() needs a live run (call tracker.init())")
-            current = self._step
-            if step is None:
-                advance = commit is not False
-            else:
-                if step.__class__ is not int and (isinstance(step, bool) or not isinstance(step, int)):
-                    raise TypeError(f"log(step={step!r}) must be an int")
-                if step < current:
+        if step is not None and step.__class__ is not int:
+            step = _checked_step(step)
+        # a critical section (see _process): a preemption signal waits until the row and summary agree
+        deferral = _process.DEFERRAL if get_ident() == _process.MAIN_THREAD else None
+        if deferral is not None:
+            deferral.depth += 1
+        try:
+            with self._lock:
+                if self._finished:
+                    raise UsageError(f"run {self.id} is finished; log() needs a live run (call tracker.init())")
+                current = self._step
+                if step is None:
+                    advance = commit is not False
+                elif step < current:
                     self._drop_decreasing_step(step, current)
                     return
-                current = self._step = step
-                advance = commit is True
-            now = time.time()
-            record = {STEP: current, RUNTIME: now - self._start + self._runtime_offset, TIMESTAMP: now}
-            record.update(data)
-            payload = _journal.encode_record(record)
-            # summary first: a signal handler that finishes the run right after the write sees the row
-            self._summary_state.observe_row(record)
-            self._writer.append(payload)
-            if advance:
-                self._step = current + 1
+                else:
+                    if step > MAX_STEP:
+                        raise UsageError(f"log(step={step}) is too large; steps go up to {MAX_STEP}")
+                    current = step
+                    advance = commit is True
+                now = time.time()
+                record = {STEP: current, RUNTIME: now - self._start + self._runtime_offset, TIMESTAMP: now}
+                record.update(data)
+                self._writer.append(_journal.encode_record(record))  # raises before anything has changed
+                self._summary_state.observe_row(record)
+                self._step = current + 1 if advance else current
+        finally:
+            if deferral is not None:
+                deferral.leave()
 
     def _drop_decreasing_step(self, step: int, current: int) -> None:
         self._dropped_steps += 1
@@ -268,11 +300,11 @@ class Run:
 
     def _journal_event(self, event: dict[str, Any]) -> None:
         self._ensure_live("summary")
-        with self._lock:
+        with _process.critical(), self._lock:
             self._writer.append_record(event)
 
     def _write_config(self, data: dict[str, Any]) -> None:
-        with self._lock:  # the last replace always holds the newest config
+        with _process.critical(), self._lock:  # the last replace always holds the newest config
             self._writer.materialize(self._writer.paths.config, data)
 
     def _ensure_live(self, what: str) -> None:
@@ -319,11 +351,12 @@ class Run:
     # ------------------------------------------------------------------ lifecycle
     def mark_preempting(self) -> None:
         """Say the process is about to be preempted: if it ends without finishing, the run reads preempted."""
-        if self._finished or self._preempting:
-            return
-        self._preempting = True
-        self._journal_event({EVENT: "preempting", "at": time.time()})
-        self._write_run_file()
+        with _process.critical(), self._lock:
+            if self._finished or self._preempting:
+                return
+            self._journal_event({EVENT: "preempting", "at": time.time()})
+            self._preempting = True
+            self._write_run_file()
         if self._debug:
             self._debug.info("preempting")
 
@@ -331,8 +364,12 @@ class Run:
         """End the run: state from the exit code, materialized summary and config, lock released.
 
         Idempotent. After ``mark_preempting()``, a finish() without an exit code reads ``preempted``.
+        If the store cannot be written (a full disk), the run is still ended and its lock released,
+        and StorageError says what could not be written; every row log() stored stays readable.
         """
-        with self._lock:
+        if self._metadata_thread is not None and self._metadata_thread is not threading.current_thread():
+            self._metadata_thread.join(timeout=5)  # git state, if it comes in time (see add_metadata)
+        with _process.critical(), self._lock:
             if self._finished:
                 return
             if self._preempting and exit_code is None:
@@ -343,11 +380,13 @@ class Run:
                 state = "preempted" if self._preempting else "failed"
             code = 0 if exit_code is None else int(exit_code)
             owned = self._owner_pid == os.getpid()
-            if owned and not self._disabled:
-                self._close_store(state, code)
             self._finished = True
             self.config._freeze(f"run {self.id} is finished")
-        _process.unregister(self)
+            try:
+                if owned and not self._disabled:
+                    self._close_store(state, code)
+            finally:
+                _process.unregister(self)
         if owned and not self._disabled:
             line = f"run {self.name} ({self.id}) {state}"
             if self._dropped_steps:
@@ -355,50 +394,69 @@ class Run:
             console.info(line, silent=self._silent or bool(quiet))
 
     def _close_store(self, state: str, code: int) -> None:
+        """Write the final records, each on its own, then release the lock whatever failed."""
         paths = self._writer.paths
-        try:
-            for pattern, base in self._saved_globs:
-                self._copy_matches(pattern, base)
-            self._writer.append_record({EVENT: "finish", "state": state, "exit_code": code, "at": time.time()})
-            self._writer.materialize(paths.summary, self._summary_state.values)
-            self._writer.materialize(paths.config, self.config._data)
-        finally:
-            # whatever failed above, the run's state is recorded and its lock released
-            self._write_run_file(state=state, exit_code=code)
-            if self._metadata_thread is not None:
-                self._metadata_thread.join(timeout=5)
-            self._writer.close()
-            if self._debug:
-                self._debug.info("finished", state=state, exit_code=code, steps=self._step)
-                self._debug.close()
+        failed: list[str] = []
 
-    def _write_run_file(self, state: str = "running", exit_code: int | None = None) -> None:
-        if self._writer.paths is None:
-            return
-        self._ensure_live("run metadata")
+        def attempt(what: str, action: Callable[[], object]) -> bool:
+            try:
+                action()
+                return True
+            except OSError as error:
+                failed.append(f"{what} ({error.strerror or error})")
+                return False
+
+        for pattern, base in self._saved_globs:
+            attempt(f"the files saved as {pattern!r}", functools.partial(self._copy_matches, pattern, base))
+        event = {EVENT: "finish", "state": state, "exit_code": code, "at": time.time()}
+        journaled = attempt("the finish record", lambda: self._writer.append_record(event))
+        attempt("summary.json", lambda: self._writer.materialize(paths.summary, self._summary_state.values))
+        attempt("config.json", lambda: self._writer.materialize(paths.config, self.config._data))
+        attempt("run.json", lambda: self._write_run_file(state=state, exit_code=code))
+        self._writer.close()
+        if self._debug:
+            self._debug.info("finished", state=state, exit_code=code, steps=self._step, failed=failed or None)
+            self._debug.close()
+        if failed:
+            reads = state if journaled else ("preempted" if self._preempting else "crashed")
+            raise StorageError(
+                f"finish(): run {self.id} could not write {'; '.join(failed)}. Every row log() stored is intact "
+                f"in {paths.history}; the lock is released and the run reads {reads!r}"
+            )
+
+    def add_metadata(self, metadata: dict[str, Any]) -> None:
+        """Replace metadata.json from another thread (git state comes late); never once the run has ended."""
+        with self._lock:
+            if not self._finished and self._writer.paths is not None:
+                with contextlib.suppress(OSError):
+                    self._writer.materialize(self._writer.paths.metadata, metadata)
+
+    def _run_record(self, state: str = "running", exit_code: int | None = None) -> dict[str, Any]:
+        """run.json's content."""
         now = time.time()
         identity = self._identity
-        self._writer.materialize(
-            self._writer.paths.run,
-            {
-                **self._record,
-                "id": identity.id,
-                "name": identity.name,
-                "project": identity.project,
-                "entity": identity.entity,
-                "group": identity.group,
-                "job_type": identity.job_type,
-                "tags": list(identity.tags),
-                "notes": identity.notes,
-                "state": state,
-                "exit_code": exit_code,
-                "preempting": self._preempting,
-                "created_at": self._created_at,
-                "updated_at": utc_now_iso(now),
-                "finished_at": utc_now_iso(now) if state != "running" else None,
-                "starting_step": self._starting_step,
-            },
-        )
+        return {
+            **self._record,
+            "id": identity.id,
+            "name": identity.name,
+            "project": identity.project,
+            "entity": identity.entity,
+            "group": identity.group,
+            "job_type": identity.job_type,
+            "tags": list(identity.tags),
+            "notes": identity.notes,
+            "state": state,
+            "exit_code": exit_code,
+            "preempting": self._preempting,
+            "created_at": self._created_at,
+            "updated_at": utc_now_iso(now),
+            "finished_at": utc_now_iso(now) if state != "running" else None,
+            "starting_step": self._starting_step,
+        }
+
+    def _write_run_file(self, state: str = "running", exit_code: int | None = None) -> None:
+        if self._writer.paths is not None:
+            self._writer.materialize(self._writer.paths.run, self._run_record(state, exit_code))
 
     def _forget_after_fork(self) -> None:
         self._writer.forget_after_fork()

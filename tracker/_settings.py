@@ -269,15 +269,15 @@ def settings_file_path() -> str:
     return os.path.join(base, "tracker", "settings.toml")
 
 
-def from_file(path: str) -> Settings:
-    """Settings from a TOML file (flat keys, or under a [tracker] table); a missing file is empty."""
+def _file_table(path: str) -> dict[str, Any]:
+    """The settings table of a TOML file (flat keys, or under a [tracker] table); a missing file is empty."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
     except FileNotFoundError:
-        return Settings()
+        return {}
     except OSError as error:
-        raise UsageError(f"settings file {path} cannot be read: {error}") from error
+        raise UsageError(f"settings file {path} cannot be read: {error.strerror or error}") from error
     import tomllib  # only paid for when a settings file exists
 
     try:
@@ -290,7 +290,22 @@ def from_file(path: str) -> Settings:
     if table is not data and len(data) > 1:
         stray = ", ".join(sorted(key for key in data if key != "tracker"))
         raise UsageError(f"settings file {path}: keys outside [tracker] ({stray}); put every setting in the table")
-    return Settings.from_mapping(table, f"settings file {path}")
+    return table
+
+
+def from_file(path: str) -> Settings:
+    """Settings from a TOML file (flat keys, or under a [tracker] table); a missing file is empty."""
+    return Settings.from_mapping(_file_table(path), f"settings file {path}")
+
+
+def resolve_root_dir(requested: str | os.PathLike[str] | None) -> str | None:
+    """Only where the store is, with init()'s precedence: readers need no other setting, not even a valid mode."""
+    if requested is not None:
+        return _root_dir("dir", requested)
+    if os.environ.get("TRACKER_DIR"):
+        return _root_dir("TRACKER_DIR", os.environ["TRACKER_DIR"])
+    path = settings_file_path()
+    return _root_dir(f"settings file {path}: root_dir", _file_table(path).get("root_dir"))
 
 
 def from_environment(environ: Mapping[str, str]) -> Settings:

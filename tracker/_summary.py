@@ -11,10 +11,7 @@ from typing import Any
 
 from tracker import _validate
 from tracker._errors import UsageError
-from tracker._journal import EVENT, STEP
-
-AGGREGATES = ("min", "max", "mean", "first", "last", "none")
-GOALS = ("minimize", "maximize")
+from tracker._journal import AGGREGATES, EVENT, GOALS, STEP
 
 
 class MetricRule:

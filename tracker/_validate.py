@@ -33,10 +33,22 @@ def identifier(argument: str, value: Any) -> str:
     return value
 
 
+def _encodable(argument: str, value: str) -> None:
+    """Reject text that cannot be stored as UTF-8 (lone surrogates, from a bad decode or os.fsdecode)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise UsageError(
+            f"{argument}={value!r} holds {value[error.start]!r} at position {error.start}, which is not a character "
+            "(a lone surrogate); pass text that is valid Unicode"
+        ) from None
+
+
 def text(argument: str, value: Any, *, max_length: int | None = None, allow_empty: bool = True) -> str:
     """Validate a free-text string such as a name, group or notes."""
     if not isinstance(value, str):
         raise UsageError(f"{argument}={value!r} must be a string, not {type(value).__name__}")
+    _encodable(argument, value)
     if not allow_empty and not value.strip():
         raise UsageError(f"{argument} must not be empty")
     if max_length is not None and len(value) > max_length:
@@ -53,6 +65,7 @@ def tags(value: Any, argument: str = "tags") -> tuple[str, ...]:
     for tag in items:
         if not isinstance(tag, str):
             raise UsageError(f"{argument}: {tag!r} must be a string, not {type(tag).__name__}")
+        _encodable(argument, tag)
         if not 1 <= len(tag) <= MAX_TAG:
             raise UsageError(f"{argument}: {tag!r} is {len(tag)} characters long; each tag must have 1 to {MAX_TAG}")
         if tag not in result:

@@ -1,33 +1,55 @@
 """The single writer of one run directory: journal appends and atomic materialized files.
 
 ``append`` hands each record to the OS with one os.write on an O_APPEND descriptor, so a record
-whose call returned survives the process being killed an instant later.
+whose call returned survives the process being killed an instant later. A write that fails part-way
+(a full disk) is cut off again before anything else is appended, so the journal only ever holds
+whole records followed, at worst, by the torn tail of a process that was killed mid-write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
 from tracker import _journal, _layout
+from tracker._errors import StorageError
 from tracker._lock import RunLock
-from tracker.atomic import write_all
+from tracker.atomic import write_all, write_atomic
+
+_NOT_STORED = "nothing of this call was stored and the run's journal is intact"
+
+
+def _whole_records_end(fd: int) -> int:
+    """The offset just after the journal's last newline (0 for an empty file)."""
+    size = os.fstat(fd).st_size
+    block = 65536
+    end = size
+    while end > 0:
+        start = max(0, end - block)
+        chunk = os.pread(fd, end - start, start)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        end = start
+    return 0
 
 
 class RunWriter:
     """Owns a run directory for the lifetime of the run; created by init(), closed by finish()."""
 
-    __slots__ = ("_history_fd", "lock", "paths")
+    __slots__ = ("_damaged", "_history_fd", "_size", "lock", "paths")
 
     def __init__(self, paths: _layout.RunPaths, lock: RunLock) -> None:
         self.paths = paths
         self.lock = lock
         self._history_fd: int | None = os.open(
-            paths.history, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644
+            paths.history, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644
         )
-        size = os.fstat(self._history_fd).st_size
-        if size and os.pread(self._history_fd, 1, size - 1) != b"\n":
-            os.write(self._history_fd, b"\n")  # end a line torn by an earlier kill before appending
+        self._size = _whole_records_end(self._history_fd)
+        self._damaged = os.fstat(self._history_fd).st_size != self._size  # a tail torn by an earlier kill
+        if self._damaged:
+            self._mend()
 
     @classmethod
     def open(cls, paths: _layout.RunPaths, lock: RunLock) -> RunWriter:
@@ -35,25 +57,58 @@ class RunWriter:
         os.makedirs(paths.logs, exist_ok=True)
         return cls(paths, lock)
 
+    @property
+    def size(self) -> int:
+        """The journal's length in whole records."""
+        return self._size
+
+    def _mend(self) -> None:
+        """Cut the journal back to its last whole record (a failed or torn write leaves a fragment)."""
+        assert self._history_fd is not None
+        os.ftruncate(self._history_fd, self._size)
+        self._damaged = False
+
     def append(self, payload: bytes) -> None:
-        """Write one encoded journal record."""
+        """Write one encoded journal record, or raise StorageError having stored none of it."""
         fd = self._history_fd
         if fd is None:
-            raise OSError("the run's history file is closed")
-        written = os.write(fd, payload)
-        if written != len(payload):  # rare: a signal mid-write; a full disk raises on the retry
-            write_all(fd, payload[written:])
+            raise StorageError("the run's history file is closed")
+        try:
+            if self._damaged:
+                self._mend()
+            written = os.write(fd, payload)
+            if written != len(payload):  # rare: a signal mid-write; a full disk raises on the retry
+                write_all(fd, payload[written:])
+        except OSError as error:
+            self._damaged = True
+            with contextlib.suppress(OSError):  # else mended before the next append, or by the next process
+                self._mend()
+            raise StorageError.of(f"cannot append to {self.paths.history}", error, _NOT_STORED) from error
+        self._size += len(payload)
+
+    def truncate(self, size: int) -> None:
+        """Undo appends back to ``size`` (a failed init() leaves the journal as it found it)."""
+        self._size = size
+        self._mend()
 
     def append_record(self, record: dict[str, Any]) -> None:
         self.append(_journal.encode_record(record))
 
     def materialize(self, path: str, value: Any) -> None:
-        _journal.write_json_atomic(path, value)
+        data = _journal.encode_json(os.path.basename(path), value)
+        try:
+            write_atomic(path, data)
+        except OSError as error:
+            raise StorageError.of(f"cannot write {path}", error, "the previous version of it is intact") from error
 
-    def close(self) -> None:
+    def close_history(self) -> None:
         if self._history_fd is not None:
             os.close(self._history_fd)
             self._history_fd = None
+
+    def close(self) -> None:
+        """Close the journal and release the run's lock."""
+        self.close_history()
         self.lock.release()
 
     def forget_after_fork(self) -> None:
@@ -69,11 +124,18 @@ class NullWriter:
 
     __slots__ = ()
     paths = None
+    size = 0
 
     def append(self, payload: bytes) -> None:
         pass
 
     def append_record(self, record: dict[str, Any]) -> None:
+        pass
+
+    def truncate(self, size: int) -> None:
+        pass
+
+    def close_history(self) -> None:
         pass
 
     def materialize(self, path: str, value: Any) -> None:

@@ -18,7 +18,17 @@ from tracker.cli._show import history, show
 from tracker.cli._trash import gc, rm
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: any tracker error (a bad setting, a damaged file) is one ``error:`` line, exit 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except tracker.Error as error:
+            raise CommandError(str(error)) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--dir",
     "store_dir",

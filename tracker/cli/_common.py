@@ -11,7 +11,7 @@ import click
 import orjson
 
 import tracker
-from tracker import _layout
+from tracker import _layout, console
 from tracker._api import RunView
 
 
@@ -21,7 +21,7 @@ class CommandError(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        click.echo(f"error: {console.printable(self.format_message())}", err=True)
 
 
 def api(ctx: click.Context) -> tracker.Api:

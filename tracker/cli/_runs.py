@@ -144,4 +144,4 @@ def runs(
         cells.append(cell)
     console.table(None, columns, cells, stdout=True)
     if len(shown) < len(ordered):
-        click.echo(f"showing {len(shown)} of {len(ordered)} runs (--limit 0 shows all)", err=True)
+        console.note(f"showing {len(shown)} of {len(ordered)} runs (--limit 0 shows all)")

@@ -105,7 +105,7 @@ def history(ctx: click.Context, run_ref: str, keys: str | None, output_format: s
         if output is None:
             raise CommandError("--format parquet needs --output FILE (parquet is a binary format)")
         _write_parquet(rows, output)
-        click.echo(f"wrote {len(rows)} rows to {output}", err=True)
+        console.note(f"wrote {len(rows)} rows to {output}")
         return
     columns = _columns(rows)
     if output_format == "table":
@@ -131,4 +131,4 @@ def history(ctx: click.Context, run_ref: str, keys: str | None, output_format: s
     else:
         with open(output, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
-        click.echo(f"wrote {len(rows)} rows to {output}", err=True)
+        console.note(f"wrote {len(rows)} rows to {output}")

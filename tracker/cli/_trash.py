@@ -8,7 +8,9 @@ import shutil
 
 import click
 
-from tracker import _layout
+import tracker
+from tracker import _layout, console
+from tracker._claim import remove_abandoned
 from tracker._layout import trash_target
 from tracker._lock import is_held
 from tracker.cli._common import CommandError, api, resolve_run
@@ -40,20 +42,37 @@ def rm(ctx: click.Context, run_refs: tuple[str, ...], yes: bool) -> None:
     for run in runs:
         target = trash_target(store.root, run.project, run.id, "removed")
         shutil.move(run.path, target)
-        click.echo(f"moved {run.project}/{run.id} to {target}", err=True)
+        console.note(f"moved {run.project}/{run.id} to {target}")
+
+
+def _without_run(store: tracker.Api) -> list[str]:
+    """Run directories holding no run.json: debris of a killed init(), or a run being started right now."""
+    found = []
+    for project in store.projects():
+        with os.scandir(_layout.project_dir(store.root, project)) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) and not os.path.lexists(
+                    os.path.join(entry.path, _layout.RUN_FILE)
+                ):
+                    found.append(entry.path)
+    return found
 
 
 @click.command("gc")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def gc(ctx: click.Context, yes: bool) -> None:
-    """Delete everything in the trash (removed and replaced runs)."""
-    trash = _layout.trash_dir(api(ctx).root)
+    """Delete everything in the trash (removed and replaced runs) and run directories where no run started."""
+    store = api(ctx)
+    removed = sum(remove_abandoned(directory) for directory in _without_run(store))  # skips runs being started
+    if removed:
+        console.note(f"removed {removed} run director{'y' if removed == 1 else 'ies'} where no run had started")
+    trash = _layout.trash_dir(store.root)
     if not os.path.isdir(trash) or not os.listdir(trash):
-        click.echo("the trash is empty", err=True)
+        console.note("the trash is empty")
         return
     size = _size(trash)
     if not yes and not click.confirm(f"delete {trash} ({size / 1e6:.1f} MB) for good?", err=True):
         raise click.Abort()
     shutil.rmtree(trash)
-    click.echo(f"deleted {trash} ({size / 1e6:.1f} MB)", err=True)
+    console.note(f"deleted {trash} ({size / 1e6:.1f} MB)")
