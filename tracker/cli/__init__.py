@@ -6,7 +6,6 @@ Commands of other installed packages (the ``sweep`` view of the sweeps package) 
 
 from __future__ import annotations
 
-import os
 from importlib.metadata import entry_points
 
 import click
@@ -40,10 +39,7 @@ class _Commands(click.Group):
 @click.pass_context
 def main(ctx: click.Context, store_dir: str | None) -> None:
     """Find, inspect, export and compare tracked runs and sweeps."""
-    api = tracker.Api(store_dir)  # None: the settings file, TRACKER_DIR or the cwd, as init() would
-    if not os.path.isdir(api.root):
-        raise CommandError(f"no runs here: {api.root} does not exist (use --dir or TRACKER_DIR)")
-    ctx.obj = {"api": api}
+    ctx.obj = {"store_dir": store_dir}  # the store is opened by the commands that read it
 
 
 for command in (runs, show, history, rm, gc):

@@ -25,7 +25,14 @@ class CommandError(click.ClickException):
 
 
 def api(ctx: click.Context) -> tracker.Api:
-    return ctx.find_root().obj["api"]
+    """The store the command reads (--dir, else TRACKER_DIR, the settings file or the cwd, as init() would)."""
+    state = ctx.find_root().obj
+    if "api" not in state:
+        store = tracker.Api(state["store_dir"])
+        if not os.path.isdir(store.root):
+            raise CommandError(f"no runs here: {store.root} does not exist (use --dir or TRACKER_DIR)")
+        state["api"] = store
+    return state["api"]
 
 
 def resolve_run(api: tracker.Api, reference: str) -> RunView:

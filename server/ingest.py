@@ -1,0 +1,216 @@
+"""The one ingest path: a batch of a run's journal, applied once whatever how often it is sent.
+
+A batch names the client's journal (``journal_id``) and the byte range it covers (``offset``..``end``).
+The server keeps, per run and journal, how far it has applied; a batch that starts there is applied, one
+that ends before it is an acknowledged duplicate (a retry), anything else is a 409 carrying the server's
+position, from which the client resends. Streaming, retries and ``tracker sync`` all rely on this.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from array import array
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from server.schema import history_chunks, journal_cursors, runs, series_chunks
+from tracker._journal import EVENT, FINAL_STATES, STEP, TIMESTAMP, record_problem
+
+IDENTITY_FIELDS = ("name", "group", "job_type", "tags", "notes", "created_at")
+MAX_SERIES_KEY = 256
+
+
+class BatchError(ValueError):
+    """The batch is malformed; the message says which field and why (a 400 for the client)."""
+
+
+@dataclass
+class Outcome:
+    """What happened to a batch: ``applied``, ``duplicate`` or ``gap`` (then ``end`` is where to resume)."""
+
+    status: str
+    end: int
+    run_pk: int
+
+
+def parse(body: bytes) -> dict[str, Any]:
+    """Decode and check a batch body (fields and types; records are checked one by one when applied)."""
+    try:
+        batch = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise BatchError(f"the body is not JSON ({error})") from None
+    if not isinstance(batch, dict):
+        raise BatchError("the body must be a JSON object")
+    journal_id = batch.get("journal_id")
+    if not isinstance(journal_id, str) or not 1 <= len(journal_id) <= 64:
+        raise BatchError("journal_id must be a string of 1 to 64 characters")
+    for field in ("offset", "end"):
+        value = batch.get(field)
+        if value.__class__ is not int or value < 0:
+            raise BatchError(f"{field} must be a non-negative integer")
+    if batch["end"] < batch["offset"]:
+        raise BatchError("end must not be before offset")
+    records = batch.get("records", [])
+    if not isinstance(records, list):
+        raise BatchError("records must be a list of journal records")
+    batch["records"] = records
+    for field in ("run", "config", "metadata", "summary"):
+        if batch.get(field) is not None and not isinstance(batch[field], dict):
+            raise BatchError(f"{field} must be an object or null")
+    run = batch.get("run") or {}
+    for field in ("name", "group", "job_type", "notes", "created_at", "state"):
+        if not isinstance(run.get(field), str | None):
+            raise BatchError(f"run.{field} must be a string or null")
+    if run.get("tags") is not None and not (
+        isinstance(run["tags"], list) and all(isinstance(tag, str) for tag in run["tags"])
+    ):
+        raise BatchError("run.tags must be a list of strings")
+    if run.get("state") not in (None, "running", *FINAL_STATES):
+        raise BatchError(f"run.state must be running or one of {', '.join(FINAL_STATES)}")
+    return batch
+
+
+def _insert(connection: Connection) -> Any:
+    return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert
+
+
+def _run_pk(connection: Connection, entity_id: int, project: str, run_id: str, batch: dict[str, Any]) -> int:
+    """The run's row, created on its first batch (concurrent first batches create it once)."""
+    where = and_(runs.c.entity_id == entity_id, runs.c.project == project, runs.c.run_id == run_id)
+    query = select(runs.c.id).where(where)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    found = connection.execute(query).scalar()
+    if found is not None:
+        return found
+    run = batch.get("run") or {}
+    now = time.time()
+    connection.execute(
+        _insert(connection)(runs)
+        .values(
+            entity_id=entity_id,
+            project=project,
+            run_id=run_id,
+            name=run.get("name") or run_id,
+            group_name=run.get("group"),
+            job_type=run.get("job_type"),
+            tags=run.get("tags") or [],
+            notes=run.get("notes"),
+            state=run.get("state") or "running",
+            preempting=False,
+            created_at=run.get("created_at") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+            updated_at=now,
+            heartbeat_at=now,
+            config={},
+            summary={},
+            run_metadata={},
+            rows=0,
+        )
+        .on_conflict_do_nothing()
+    )
+    return connection.execute(query).scalar_one()
+
+
+def _split(records: list[Any]) -> tuple[list[dict[str, Any]], list[bytes], list[dict[str, Any]]]:
+    """(rows as sent, their decoded copies, events); a malformed record fails the whole batch."""
+    rows, decoded, events = [], [], []
+    for index, record in enumerate(records):
+        copy = dict(record) if isinstance(record, dict) else record
+        problem = record_problem(copy)
+        if problem is not None:
+            raise BatchError(f"records[{index}]: {problem}")
+        if STEP in copy:
+            rows.append(record)
+            decoded.append(copy)
+        else:
+            events.append(copy)
+    return rows, decoded, events
+
+
+def _series(decoded: list[dict[str, Any]]) -> dict[str, tuple[array, array, array]]:
+    """Per numeric key: steps, timestamps and values (NaN and infinities kept)."""
+    series: dict[str, tuple[array, array, array]] = {}
+    for row in decoded:
+        step, stamp = row[STEP], float(row.get(TIMESTAMP) or math.nan)
+        for key, value in row.items():
+            if key[0] == "_" or value.__class__ not in (int, float) or len(key) > MAX_SERIES_KEY:
+                continue
+            arrays = series.get(key)
+            if arrays is None:
+                arrays = series[key] = (array("q"), array("d"), array("d"))
+            arrays[0].append(step)
+            arrays[1].append(stamp)
+            arrays[2].append(float(value))
+    return series
+
+
+def apply(connection: Connection, entity_id: int, project: str, run_id: str, batch: dict[str, Any]) -> Outcome:
+    """Apply one parsed batch inside the caller's transaction."""
+    run_pk = _run_pk(connection, entity_id, project, run_id, batch)
+    cursor_where = and_(journal_cursors.c.run_pk == run_pk, journal_cursors.c.journal_id == batch["journal_id"])
+    position = connection.execute(select(journal_cursors.c.end_offset).where(cursor_where)).scalar()
+    applied_to = position or 0
+    if batch["offset"] != applied_to:
+        if batch["end"] <= applied_to:
+            return Outcome("duplicate", applied_to, run_pk)
+        return Outcome("gap", applied_to, run_pk)
+    rows, decoded, events = _split(batch["records"])
+    now = time.time()
+    values: dict[str, Any] = {"updated_at": now, "heartbeat_at": now}
+    if rows:
+        seq = connection.execute(
+            select(func.coalesce(func.max(history_chunks.c.seq), -1) + 1).where(history_chunks.c.run_pk == run_pk)
+        ).scalar_one()
+        first, last = decoded[0][STEP], max(row[STEP] for row in decoded)
+        connection.execute(
+            insert(history_chunks).values(
+                run_pk=run_pk, seq=seq, first_step=first, last_step=last, count=len(rows), rows=orjson.dumps(rows)
+            )
+        )
+        chunks = [
+            {
+                "run_pk": run_pk,
+                "key": key,
+                "seq": seq,
+                "count": len(steps),
+                "first_step": steps[0],
+                "last_step": steps[-1],
+                "steps": steps.tobytes(),
+                "timestamps": stamps.tobytes(),
+                "values": numbers.tobytes(),
+            }
+            for key, (steps, stamps, numbers) in _series(decoded).items()
+        ]
+        if chunks:
+            connection.execute(insert(series_chunks), chunks)
+        values["last_step"] = last  # steps only grow, across journals too (a resume continues after the last)
+        values["rows"] = runs.c.rows + len(rows)
+    run = batch.get("run") or {}
+    for field in IDENTITY_FIELDS:
+        if field in run and run[field] is not None:
+            values["group_name" if field == "group" else field] = run[field]
+    for event in events:
+        if event[EVENT] == "finish":
+            values.update(state=event["state"], exit_code=event["exit_code"])
+        elif event[EVENT] == "preempting":
+            values["preempting"] = True
+        elif event[EVENT] == "resume":
+            values.update(state="running", exit_code=None, preempting=False)
+    if run.get("state") is not None and "state" not in values:
+        values["state"] = run["state"]
+    for field, column in (("config", "config"), ("metadata", "run_metadata"), ("summary", "summary")):
+        if batch.get(field) is not None:
+            values[column] = batch[field]
+    connection.execute(update(runs).where(runs.c.id == run_pk).values(**values))
+    if position is None:
+        connection.execute(
+            insert(journal_cursors).values(run_pk=run_pk, journal_id=batch["journal_id"], end_offset=batch["end"])
+        )
+    else:
+        connection.execute(update(journal_cursors).where(cursor_where).values(end_offset=batch["end"]))
+    return Outcome("applied", batch["end"], run_pk)

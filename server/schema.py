@@ -1,0 +1,123 @@
+"""The server's tables (SQLAlchemy Core): accounts and keys, runs, ingest cursors, history and series chunks.
+
+History arrives in batches; each batch is stored as one chunk of rows (for exact reads) and, per numeric
+key, one chunk of packed arrays (for charts), so ingesting 10,000 rows costs a handful of inserts.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+entities = Table(
+    "entities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # user, team or anonymous
+    Column("created_at", Float, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("entity_id", ForeignKey("entities.id"), nullable=False),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("anonymous", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("team_id", ForeignKey("entities.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),  # the public part of a key, safe to show and log
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("entity_id", ForeignKey("entities.id"), nullable=False),
+    Column("project", String(128), nullable=False),
+    Column("run_id", String(128), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("group_name", Text, nullable=True),
+    Column("job_type", String(64), nullable=True),
+    Column("tags", JSON, nullable=False),
+    Column("notes", Text, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("exit_code", Integer, nullable=True),
+    Column("preempting", Boolean, nullable=False, default=False),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("summary", JSON, nullable=False),
+    Column("run_metadata", JSON, nullable=False),
+    Column("last_step", BigInteger, nullable=True),
+    Column("rows", BigInteger, nullable=False, default=0),
+    UniqueConstraint("entity_id", "project", "run_id", name="uq_runs_entity_project_run"),
+)
+Index("ix_runs_project", runs.c.entity_id, runs.c.project, runs.c.created_at)
+
+journal_cursors = Table(
+    "journal_cursors",
+    metadata,
+    Column("run_pk", ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("journal_id", String(64), primary_key=True),
+    Column("end_offset", BigInteger, nullable=False),
+)
+
+history_chunks = Table(
+    "history_chunks",
+    metadata,
+    Column("run_pk", ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("first_step", BigInteger, nullable=False),
+    Column("last_step", BigInteger, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("rows", LargeBinary, nullable=False),  # orjson list of row records, in order
+)
+
+series_chunks = Table(
+    "series_chunks",
+    metadata,
+    Column("run_pk", ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(256), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("first_step", BigInteger, nullable=False),
+    Column("last_step", BigInteger, nullable=False),
+    Column("steps", LargeBinary, nullable=False),  # int64 little-endian
+    Column("timestamps", LargeBinary, nullable=False),  # float64 little-endian
+    Column("values", LargeBinary, nullable=False),  # float64 little-endian (NaN kept)
+)
