@@ -6,13 +6,22 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check .
 if [ "${CI:-}" = "true" ]; then export TRACKER_REQUIRE_SERVICES=1; fi
+stop=()
+cleanup() { for command in "${stop[@]}"; do eval "$command" >/dev/null 2>&1 || true; done; }
+trap cleanup EXIT
 if [ "$(id -u)" = 0 ]; then
-  # a cluster that was already running is left running; one started here is stopped at the end
+  # a service that was already running is left running; one started here is stopped at the end
   if ! bash scripts/slurm-cluster.sh status >/dev/null 2>&1; then
     bash scripts/slurm-cluster.sh start
-    trap 'bash scripts/slurm-cluster.sh stop >/dev/null 2>&1 || true' EXIT
+    stop+=("bash scripts/slurm-cluster.sh stop")
   fi
+  if ! bash scripts/postgres.sh status >/dev/null 2>&1; then
+    bash scripts/postgres.sh start >/dev/null
+    stop+=("bash scripts/postgres.sh stop")
+  fi
+  TRACKER_TEST_POSTGRES_URL=$(bash scripts/postgres.sh url)
+  export TRACKER_TEST_POSTGRES_URL
 else
-  echo "not root: the Slurm suite will be skipped (scripts/slurm-cluster.sh needs root)" >&2
+  echo "not root: the Slurm and PostgreSQL suites will be skipped (their scripts need root)" >&2
 fi
 .venv/bin/python -m pytest "$@"

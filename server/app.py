@@ -104,6 +104,7 @@ class Series(BaseModel):
 class Batch(BaseModel):
     """A run's journal from ``offset`` to ``end`` (bytes of the client's journal ``journal_id``)."""
 
+    live: bool = True
     journal_id: str
     offset: int
     end: int

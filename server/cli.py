@@ -72,6 +72,13 @@ def _admin(action: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--allow-anonymous", is_flag=True, help="Let clients without a key create anonymous accounts.")
 @click.option(
+    "--max-body-mb",
+    default=64,
+    show_default=True,
+    type=click.IntRange(1, 4096),
+    help="Largest request body (else 413).",
+)
+@click.option(
     "--heartbeat-timeout",
     default=60.0,
     show_default=True,
@@ -87,6 +94,7 @@ def server(
     db: str | None,
     workers: int,
     allow_anonymous: bool,
+    max_body_mb: int,
     heartbeat_timeout: float,
 ) -> None:
     """Run the tracking server (or administer it: user, key, team, claim)."""
@@ -100,7 +108,12 @@ def server(
     import uvicorn
 
     os.environ[_ENVIRONMENT] = orjson.dumps(
-        {"url": url, "allow_anonymous": allow_anonymous, "heartbeat_timeout": heartbeat_timeout}
+        {
+            "url": url,
+            "allow_anonymous": allow_anonymous,
+            "heartbeat_timeout": heartbeat_timeout,
+            "max_body": max_body_mb * 1024 * 1024,
+        }
     ).decode()
     console.note(f"tracker server on http://{host}:{port} ({'PostgreSQL' if 'postgresql' in url else url})")
     uvicorn.run(
@@ -123,7 +136,11 @@ def app_from_environment() -> Any:
     config = orjson.loads(os.environ[_ENVIRONMENT])
     return create_app(
         Store(config["url"]),
-        ServerSettings(allow_anonymous=config["allow_anonymous"], heartbeat_timeout=config["heartbeat_timeout"]),
+        ServerSettings(
+            allow_anonymous=config["allow_anonymous"],
+            heartbeat_timeout=config["heartbeat_timeout"],
+            max_body=config["max_body"],
+        ),
     )
 
 

@@ -22,6 +22,7 @@ from server.schema import history_chunks, journal_cursors, runs, series_chunks
 from tracker._journal import EVENT, FINAL_STATES, STEP, TIMESTAMP, record_problem
 
 IDENTITY_FIELDS = ("name", "group", "job_type", "tags", "notes", "created_at")
+RUN_STATES = ("running", "crashed", *FINAL_STATES)  # crashed: a run uploaded after its process died
 MAX_SERIES_KEY = 256
 
 
@@ -70,8 +71,10 @@ def parse(body: bytes) -> dict[str, Any]:
         isinstance(run["tags"], list) and all(isinstance(tag, str) for tag in run["tags"])
     ):
         raise BatchError("run.tags must be a list of strings")
-    if run.get("state") not in (None, "running", *FINAL_STATES):
-        raise BatchError(f"run.state must be running or one of {', '.join(FINAL_STATES)}")
+    if run.get("state") not in (None, *RUN_STATES):
+        raise BatchError(f"run.state must be one of {', '.join(RUN_STATES)}")
+    if not isinstance(batch.get("live", True), bool):
+        raise BatchError("live must be true (the run's own process) or false (an upload such as tracker sync)")
     return batch
 
 
@@ -161,7 +164,9 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
         return Outcome("gap", applied_to, run_pk)
     rows, decoded, events = _split(batch["records"])
     now = time.time()
-    values: dict[str, Any] = {"updated_at": now, "heartbeat_at": now}
+    values: dict[str, Any] = {"updated_at": now}
+    if batch.get("live", True):  # the run's own process: the batch says it is alive
+        values["heartbeat_at"] = now
     if rows:
         seq = connection.execute(
             select(func.coalesce(func.max(history_chunks.c.seq), -1) + 1).where(history_chunks.c.run_pk == run_pk)

@@ -14,9 +14,11 @@ import pytest
 
 import tracker
 from tests.train_app import App
-from tracker import _init, _process
+from tracker import _process
 
 SERVICE_MARKERS = ("slurm", "postgres", "browser")
+# read before the per-test fixture clears every TRACKER_* variable (scripts/test.sh sets it)
+POSTGRES_URL = os.environ.get("TRACKER_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +28,7 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         if variable.startswith("TRACKER_"):
             monkeypatch.delenv(variable)
     monkeypatch.setenv("TRACKER_SETTINGS_FILE", str(tmp_path / "no-settings.toml"))
+    monkeypatch.setenv("TRACKER_CREDENTIALS_FILE", str(tmp_path / "no-credentials.json"))
     monkeypatch.setenv("TRACKER_SILENT", "true")
     work = tmp_path / "work"
     work.mkdir()
@@ -33,7 +36,6 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     yield
     _process.finish_all(0)
     tracker.run = None
-    _init._warned_online = False
 
 
 @pytest.fixture
@@ -134,3 +136,105 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
         if markers:
             report.outcome = "failed"
             report.longrepr = f"{item.nodeid}: a {'/'.join(markers)} test was skipped, and CI requires it to run"
+
+
+TRACKER = str(Path(sys.executable).with_name("tracker"))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LiveServer:
+    """A real `tracker server` in a subprocess, on its own port, data directory and database."""
+
+    def __init__(self, data: Path, db: str | None, *extra: str) -> None:
+        self.data, self.db, self.extra = data, db, extra
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = data / "server.log"
+
+    def _store_args(self) -> list[str]:
+        return ["--data", str(self.data), *(["--db", self.db] if self.db else [])]
+
+    def start(self) -> LiveServer:
+        import urllib.request
+
+        self.data.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [TRACKER, "server", "--port", str(self.port), *self._store_args(), *self.extra],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+        def healthy() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"the server exited: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/health", timeout=5) as answer:
+                    return answer.status == 200
+            except OSError:
+                return False
+
+        wait_for(healthy, f"the server at {self.url}", timeout=120)
+        return self
+
+    def stop(self, sig: int = 15) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=120)
+        self.process = None
+
+    def admin(self, *args: str) -> str:
+        """A `tracker server ...` administration command on this server's store; its stdout."""
+        result = subprocess.run(
+            [TRACKER, "server", *args, *self._store_args()], capture_output=True, text=True, timeout=120, check=False
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"tracker server {' '.join(args)} failed: {result.stderr}")
+        return result.stdout
+
+    def user(self, name: str, *flags: str) -> str:
+        """A new user's API key."""
+        return self.admin("user", "add", name, *flags).strip().splitlines()[-1]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None (the server's own SQLite) or the URL of a fresh PostgreSQL database, dropped afterwards."""
+    if request.param == "sqlite":
+        yield None
+        return
+    base = POSTGRES_URL
+    if not base:
+        pytest.skip("no PostgreSQL (scripts/postgres.sh start, then set TRACKER_TEST_POSTGRES_URL)")
+    import uuid
+
+    import psycopg
+
+    name = f"tracker_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(base, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def server(tmp_path: Path, database: str | None) -> Iterator[LiveServer]:
+    """A running server (SQLite, and PostgreSQL under the postgres marker) with a short heartbeat timeout."""
+    live = LiveServer(tmp_path / "server", database, "--heartbeat-timeout", "3", "--allow-anonymous")
+    live.start()
+    try:
+        yield live
+    finally:
+        live.stop()

@@ -398,8 +398,8 @@ def test_online_with_force_false_explicit(store: Path, capsys: pytest.CaptureFix
 
 
 def test_online_with_force_raises(store: Path) -> None:
-    """mode='online', force=True needs a server: UsageError, nothing written."""
-    with pytest.raises(tracker.UsageError, match="force"):
+    """mode='online', force=True needs a server: tracker.Error, nothing written."""
+    with pytest.raises(tracker.Error, match="force=True, but no tracking server is configured"):
         tracker.init(dir=store, project="p", mode="online", force=True)
     assert_nothing_written(store)
     assert tracker.run is None

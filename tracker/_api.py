@@ -184,9 +184,32 @@ class RunView:
 
 
 class Api:
-    """Read access to the runs under ``dir`` (the same value given to ``init(dir=...)``)."""
+    """Read access to the runs under ``dir`` (the same value given to ``init(dir=...)``), or on a server.
 
-    def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
+    With ``base_url`` (or, when no ``dir`` is given, ``TRACKER_BASE_URL``), the runs come from that
+    tracking server, read with ``api_key`` (else ``TRACKER_API_KEY``, else the key `tracker login` stored).
+    """
+
+    def __new__(
+        cls, dir: str | os.PathLike[str] | None = None, base_url: str | None = None, api_key: str | None = None
+    ) -> Any:
+        if base_url is None and dir is None:
+            base_url = os.environ.get("TRACKER_BASE_URL") or None
+        if base_url is None:
+            return super().__new__(cls)
+        from tracker import _credentials
+        from tracker._remote import RemoteApi
+        from tracker._settings import _base_url
+
+        url, key = _credentials.configured_server(
+            _base_url("base_url", base_url), api_key or os.environ.get("TRACKER_API_KEY") or None
+        )
+        assert url is not None
+        return RemoteApi(url, key)
+
+    def __init__(
+        self, dir: str | os.PathLike[str] | None = None, base_url: str | None = None, api_key: str | None = None
+    ) -> None:
         self.root = _layout.store_root(resolve_root_dir(dir) or os.getcwd())
 
     def projects(self) -> list[str]:

@@ -8,9 +8,10 @@ import stat
 import tempfile
 import threading
 import time
+import uuid
 from typing import Any
 
-from tracker import _claim, _config, _layout, _process, _settings, console
+from tracker import _claim, _config, _credentials, _layout, _process, _settings, console
 from tracker._errors import StorageError, UsageError
 from tracker._journal import (
     EVENT,
@@ -31,8 +32,6 @@ from tracker._settings import Settings
 from tracker._summary import SummaryState, replay
 from tracker._writer import NullWriter, RunWriter
 from tracker.atomic import StagedFiles
-
-_warned_online = False
 
 
 def init(
@@ -142,19 +141,11 @@ def _parse_magic(magic: Any) -> Any:
 
 
 def _effective_mode(resolved: Settings) -> str:
-    """No tracking server exists yet: online runs offline (one warning), or fails when forced."""
-    global _warned_online
-    if resolved.mode != "online":
+    """The mode asked for; unset, it is online when a tracking server is configured, else offline."""
+    if resolved.is_set("mode"):
         return resolved.mode
-    if resolved.force:
-        raise UsageError(
-            "mode='online' with force=True needs a tracking server, and this version has none; "
-            "use mode='offline' (the default) or drop force=True"
-        )
-    if not _warned_online:
-        _warned_online = True
-        console.warn("mode='online': no tracking server is available yet; storing this run offline")
-    return "offline"
+    base_url, _ = _credentials.configured_server(resolved.base_url, resolved.api_key)
+    return "online" if base_url is not None else "offline"
 
 
 def _base_dir(requested: str | None, resuming: bool) -> str:
@@ -205,33 +196,83 @@ def _ensure_writable(path: str) -> None:
 class _Prior:
     """What a resumed run carries over from its earlier processes, read and checked before anything is written."""
 
-    def __init__(self, paths: _layout.RunPaths, where: str) -> None:
+    def __init__(
+        self,
+        run: dict[str, Any],
+        config: dict[str, Any],
+        metadata: dict[str, Any],
+        summary: SummaryState,
+        last_step: int | None,
+    ) -> None:
+        self.run, self.config, self.metadata, self.summary = run, config, metadata, summary
+        self.starting_step = 0 if last_step is None else last_step + 1
+        runtime = summary.values.get(RUNTIME)
+        self.runtime = float(runtime) if isinstance(runtime, int | float) else 0.0
+        earlier = metadata.get("previous_processes")
+        self.previous_processes = earlier if isinstance(earlier, list) else []
+
+    @classmethod
+    def from_disk(cls, paths: _layout.RunPaths, where: str) -> _Prior:
         try:
-            self.run = read_json_object(paths.run, "run.json") or {}
-            self.config = read_json_object(paths.config, "config.json") or {}
-            self.metadata = read_json_object(paths.metadata, "metadata.json") or {}
+            run = read_json_object(paths.run, "run.json") or {}
+            config = read_json_object(paths.config, "config.json") or {}
+            metadata = read_json_object(paths.metadata, "metadata.json") or {}
         except DamagedFile as error:
             raise UsageError(f"{where} cannot be resumed: {error}") from None
-        problem = run_record_problem(self.run)
+        problem = run_record_problem(run)
         if problem is not None:
             raise UsageError(f"{where} cannot be resumed: {problem}")
         bad = BadLines()
-        self.summary, last_step = replay(read_records(paths.history, bad))
+        summary, last_step = replay(read_records(paths.history, bad))
         if (warning := bad.report(where)) is not None:
             console.warn(warning)
-        self.starting_step = 0 if last_step is None else last_step + 1
-        runtime = self.summary.values.get(RUNTIME)
-        self.runtime = float(runtime) if isinstance(runtime, int | float) else 0.0
-        earlier = self.metadata.get("previous_processes")
-        self.previous_processes = earlier if isinstance(earlier, list) else []
+        return cls(run, config, metadata, summary, last_step)
+
+    @classmethod
+    def from_server(cls, view: dict[str, Any]) -> _Prior:
+        """A run this node has never seen, continued from the server's copy (another node wrote it)."""
+        summary = SummaryState()
+        summary.values = dict(view.get("summary") or {})
+        run = {
+            "created_at": view["created_at"],
+            "name": view["name"],
+            "group": view.get("group"),
+            "job_type": view.get("job_type"),
+            "tags": view.get("tags") or [],
+            "notes": view.get("notes"),
+            "resume_count": 0,
+        }
+        return cls(
+            run, dict(view.get("config") or {}), dict(view.get("metadata") or {}), summary, view.get("last_step")
+        )
 
 
 def _open_run(resolved: Settings, config: dict[str, Any], mode: str, integrations: dict[str, Any]) -> Run:
-    resuming = resolved.resume not in (None, False, "never")
+    remote, server_view, resume = None, None, resolved.resume
+    if mode == "online":
+        from tracker import _online
+
+        remote = _online.connect(
+            resolved.base_url,
+            resolved.api_key,
+            entity=resolved.entity,
+            anonymous=resolved.anonymous,
+            force=resolved.force,
+        )
+        mode = "online" if remote is not None else "offline"
+        if remote is not None and resolved.run_id is not None and resume not in (None, False):
+            server_view = _online.server_run(remote, resolved.project, resolved.run_id)
+            if server_view is not None and resume == "never":
+                raise UsageError(
+                    f"resume='never': run {resolved.project}/{resolved.run_id} already exists on {remote.base_url}"
+                )
+            if server_view is not None and resume == "must":
+                resume = "allow"  # this node may have no copy: the server's continues
+    resuming = resume not in (None, False, "never")
     root = _layout.store_root(_base_dir(resolved.root_dir, resuming))
-    claim = _claim.claim(root, resolved.project, resolved.run_id, resolved.resume)
+    claim = _claim.claim(root, resolved.project, resolved.run_id, resume)
     try:
-        run = _start(claim, resolved, config, mode, integrations)
+        run = _start(claim, resolved, config, mode, integrations, remote, server_view)
     except BaseException:
         claim.abandon()
         raise
@@ -240,17 +281,36 @@ def _open_run(resolved: Settings, config: dict[str, Any], mode: str, integration
             f"run {claim.project}/{claim.run_id} already existed and resume is off: it was replaced; "
             f"the old data is kept in {claim.replaced_to}"
         )
+    if remote is not None:
+        from tracker._online import Streamer
+
+        run._attach_streamer(
+            Streamer(
+                remote, claim.project, claim.run_id, claim.paths, run._record["journal_id"], resolved.heartbeat_interval
+            ),
+            f"{remote.base_url}/{remote.entity}/{claim.project}/{claim.run_id}",
+            resolved.upload_timeout,
+        )
     return run
 
 
 def _start(
-    claim: _claim.Claim, resolved: Settings, config: dict[str, Any], mode: str, integrations: dict[str, Any]
+    claim: _claim.Claim,
+    resolved: Settings,
+    config: dict[str, Any],
+    mode: str,
+    integrations: dict[str, Any],
+    remote: Any = None,
+    server_view: dict[str, Any] | None = None,
 ) -> Run:
     """Write the start (or resume) records of a claimed run, all or nothing, and return its Run."""
     paths, run_id, project = claim.paths, claim.run_id, claim.project
     start = time.time()
-    prior = _Prior(paths, f"run {project}/{run_id}") if claim.action == "resume" else None
-    identity = _identity(resolved, run_id, project, prior)
+    if claim.action == "resume":
+        prior: _Prior | None = _Prior.from_disk(paths, f"run {project}/{run_id}")
+    else:
+        prior = _Prior.from_server(server_view) if server_view is not None else None
+    identity = _identity(resolved, run_id, project, prior, remote.entity if remote is not None else None)
     if prior is not None:
         config = {**prior.config, **config}
     metadata = _metadata(start, prior, resolved)
@@ -274,6 +334,8 @@ def _start(
             "anonymous": resolved.anonymous,
             "resume_count": (int(prior.run.get("resume_count") or 0) + 1) if prior else 0,
             "integrations": integrations,
+            # names this journal file for the server (offsets are per file); kept while the file is
+            "journal_id": (claim.action == "resume" and prior and prior.run.get("journal_id")) or uuid.uuid4().hex,
         },
         log=log,
     )
@@ -330,7 +392,9 @@ def _after_start(
         console.info(f"resumed at step {prior.starting_step}", silent=resolved.silent)
 
 
-def _identity(resolved: Settings, run_id: str, project: str, prior: _Prior | None) -> Identity:
+def _identity(
+    resolved: Settings, run_id: str, project: str, prior: _Prior | None, entity: str | None = None
+) -> Identity:
     """Explicit values win; a resumed run keeps what it had for everything not given again."""
     before = prior.run if prior else {}
 
@@ -343,7 +407,7 @@ def _identity(resolved: Settings, run_id: str, project: str, prior: _Prior | Non
         id=run_id,
         name=pick("run_name", "name", None) or new_run_name(run_id),
         project=project,
-        entity=pick("entity", "entity", None),
+        entity=entity or pick("entity", "entity", None),
         group=pick("run_group", "group", None),
         job_type=pick("run_job_type", "job_type", resolved.run_job_type),
         tags=tuple(pick("run_tags", "tags", ()) or ()),

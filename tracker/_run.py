@@ -115,6 +115,9 @@ class Run:
         )
         self.summary = Summary(summary, self._journal_event)
         self._disabled_dir: str | None = None
+        self._streamer: Any = None  # online mode: the thread shipping the journal (tracker._online.Streamer)
+        self._url: str | None = None
+        self._upload_timeout = 0.0
 
     # ------------------------------------------------------------------ identity
     @property
@@ -213,9 +216,12 @@ class Run:
         return self._disabled
 
     @property
-    def url(self) -> None:
-        """No server yet: runs live on disk only."""
-        return None
+    def url(self) -> str | None:
+        """The run on its tracking server (online mode), else None."""
+        return self._url
+
+    def _attach_streamer(self, streamer: Any, url: str, upload_timeout: float) -> None:
+        self._streamer, self._url, self._upload_timeout = streamer, url, upload_timeout
 
     def __repr__(self) -> str:
         return f"<Run {self.path} name={self.name!r} step={self._step}>"
@@ -387,6 +393,8 @@ class Run:
                     self._close_store(state, code)
             finally:
                 _process.unregister(self)
+        if owned and self._streamer is not None:
+            self._streamer.finish(self._upload_timeout, silent=self._silent or bool(quiet), name=self.name)
         if owned and not self._disabled:
             line = f"run {self.name} ({self.id}) {state}"
             if self._dropped_steps:

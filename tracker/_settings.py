@@ -108,6 +108,17 @@ def _signals(argument: str, value: Any) -> tuple[str, ...]:
     return tuple(result)
 
 
+def _seconds(argument: str, value: Any) -> float:
+    if isinstance(value, str) and _from_environment(argument):
+        try:
+            value = float(value)
+        except ValueError:
+            raise UsageError(f"{argument}={value!r} must be a number of seconds") from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
+        raise UsageError(f"{argument}={value!r} must be a positive number of seconds")
+    return float(value)
+
+
 def _from_environment(argument: str) -> bool:
     return argument.startswith("TRACKER_")
 
@@ -145,6 +156,10 @@ _FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "allow_val_change": (False, _bool),
     "anonymous": (None, _anonymous),
     "base_url": (None, _base_url),
+    "api_key": (None, _optional_text(512)),
+    # online mode: how long finish() waits for the upload, and how often a quiet run says it is alive
+    "upload_timeout": (30.0, _seconds),
+    "heartbeat_interval": (10.0, _seconds),
     "preemption_signals": (("SIGTERM", "SIGUSR2"), _signals),
     # extra entries for metadata.json, e.g. the Hydra job a launcher ran
     "run_metadata": (None, _metadata),
@@ -189,6 +204,7 @@ ENVIRONMENT: dict[str, str] = {
     "TRACKER_DISABLE_GIT": "disable_git",
     "TRACKER_ANONYMOUS": "anonymous",
     "TRACKER_BASE_URL": "base_url",
+    "TRACKER_API_KEY": "api_key",
     "TRACKER_PREEMPTION_SIGNALS": "preemption_signals",
 }
 
@@ -246,8 +262,11 @@ class Settings:
         return name in self._values
 
     def to_dict(self) -> dict[str, Any]:
-        """Every setting with its effective value."""
-        return {name: getattr(self, name) for name in _FIELDS}
+        """Every setting with its effective value; secrets (the API key) are shown as set or not, never as text."""
+        values = {name: getattr(self, name) for name in _FIELDS}
+        if values["api_key"] is not None:
+            values["api_key"] = "<set>"
+        return values
 
     def merged(self, other: Settings) -> Settings:
         """A copy where ``other``'s explicitly set values win."""
@@ -256,7 +275,9 @@ class Settings:
         return result
 
     def __repr__(self) -> str:
-        given = ", ".join(f"{name}={value!r}" for name, value in self._values.items())
+        given = ", ".join(
+            f"{name}={'<set>' if name == 'api_key' else repr(value)}" for name, value in self._values.items()
+        )
         return f"Settings({given})"
 
 

@@ -22,10 +22,10 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _write_temporary(path: str, data: bytes) -> str:
+def _write_temporary(path: str, data: bytes, mode: int = 0o644) -> str:
     """``data`` in a fresh temp file beside ``path``; nothing is left behind if writing fails."""
     temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.{next(_counter)}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
     try:
         write_all(fd, data)
     except BaseException:
@@ -41,9 +41,9 @@ def _discard(temporary: str) -> None:
         os.unlink(temporary)
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path``, then rename it over ``path``."""
-    temporary = _write_temporary(path, data)
+def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to a temp file beside ``path`` (created with ``mode``), then rename it over ``path``."""
+    temporary = _write_temporary(path, data, mode)
     try:
         os.replace(temporary, path)
     except BaseException:

@@ -12,6 +12,7 @@ import click
 
 import tracker
 from tracker.cli._common import CommandError
+from tracker.cli._online import login, logout, sync
 from tracker.cli._runs import runs
 from tracker.cli._show import history, show
 from tracker.cli._trash import gc, rm
@@ -35,14 +36,15 @@ class _Commands(click.Group):
     type=click.Path(file_okay=False),
     help="The directory runs were written into (init(dir=...)); default TRACKER_DIR, else the cwd.",
 )
+@click.option("--server", "server_url", help="Read runs from this tracking server instead of a local store.")
 @click.version_option(tracker.__version__, prog_name="tracker")
 @click.pass_context
-def main(ctx: click.Context, store_dir: str | None) -> None:
+def main(ctx: click.Context, store_dir: str | None, server_url: str | None) -> None:
     """Find, inspect, export and compare tracked runs and sweeps."""
-    ctx.obj = {"store_dir": store_dir}  # the store is opened by the commands that read it
+    ctx.obj = {"store_dir": store_dir, "server": server_url}  # the store is opened by the commands that read it
 
 
-for command in (runs, show, history, rm, gc):
+for command in (runs, show, history, rm, gc, sync, login, logout):
     main.add_command(command)
 for entry in entry_points(group="tracker.commands"):
     try:

@@ -24,9 +24,11 @@ class CommandError(click.ClickException):
         click.echo(f"error: {console.printable(self.format_message())}", err=True)
 
 
-def api(ctx: click.Context) -> tracker.Api:
+def api(ctx: click.Context) -> Any:
     """The store the command reads (--dir, else TRACKER_DIR, the settings file or the cwd, as init() would)."""
     state = ctx.find_root().obj
+    if "api" not in state and state.get("server"):
+        state["api"] = tracker.Api(base_url=state["server"])
     if "api" not in state:
         store = tracker.Api(state["store_dir"])
         if not os.path.isdir(store.root):
@@ -35,13 +37,20 @@ def api(ctx: click.Context) -> tracker.Api:
     return state["api"]
 
 
-def resolve_run(api: tracker.Api, reference: str) -> RunView:
+def resolve_run(api: Any, reference: str) -> RunView:
     """A run from ``id``, ``project/id``, ``entity/project/id`` or a unique prefix of an id."""
     if "/" in reference:
         try:
             return api.run(reference)
         except tracker.Error as error:
             raise CommandError(str(error)) from None
+    if not isinstance(api, tracker.Api):  # a server: match among the runs the key sees
+        found = [run for run in api.runs(None) if run.id == reference] or [
+            run for run in api.runs(None) if run.id.startswith(reference)
+        ]
+        if len(found) != 1:
+            raise CommandError(f"{reference!r} matches {len(found)} runs on {api.root}; give entity/project/id")
+        return found[0]
     exact, prefixed = [], []
     for project in api.projects():
         try:

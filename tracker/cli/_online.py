@@ -1,0 +1,101 @@
+"""``tracker login``, ``tracker logout`` and ``tracker sync``: the client side of a tracking server."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from tracker import _credentials, _layout, console
+from tracker._errors import Error
+from tracker._lock import is_held
+from tracker._settings import _base_url
+from tracker.cli._common import CommandError, api, resolve_run
+
+
+@click.command("login")
+@click.option("--host", required=True, help="The server, e.g. http://127.0.0.1:8080.")
+@click.option("--key", help="The API key (default: asked for, or read from stdin when it is not a terminal).")
+def login(host: str, key: str | None) -> None:
+    """Check an API key against a server and store it (mode 0600) for init() and the CLI."""
+    from tracker._http import Client, ServerUnreachable
+
+    base_url = _base_url("--host", host)
+    if key is None:
+        key = click.prompt("API key", hide_input=True, err=True) if sys.stdin.isatty() else sys.stdin.readline()
+    key = key.strip()
+    if not key:
+        raise CommandError("no API key given (--key, or type it at the prompt, or pipe it on stdin)")
+    try:
+        answer = Client(base_url, key, timeout=10).get("/api/viewer")
+    except ServerUnreachable as error:
+        raise CommandError(str(error)) from None
+    if answer.status != 200:
+        raise CommandError(f"{base_url} refused this key ({answer.detail()}); nothing was stored")
+    path = _credentials.store(base_url, key, answer.body["entity"])
+    console.note(
+        f"logged in to {base_url} as {answer.body['user']} (entity {answer.body['entity']}); key kept in {path}"
+    )
+
+
+@click.command("logout")
+def logout() -> None:
+    """Forget the key `tracker login` stored."""
+    removed = _credentials.remove()
+    console.note("logged out" if removed else "there was no stored login")
+
+
+@click.command("sync")
+@click.argument("run_refs", metavar="[RUN]...", nargs=-1)
+@click.option("--project", "-p", help="Only runs of this project.")
+@click.option(
+    "--server", "base_url", envvar="TRACKER_BASE_URL", help="The server (default: TRACKER_BASE_URL or the login)."
+)
+@click.option("--entity", "-e", help="The entity to upload into (default: the run's, else the key's).")
+@click.pass_context
+def sync(
+    ctx: click.Context, run_refs: tuple[str, ...], project: str | None, base_url: str | None, entity: str | None
+) -> None:
+    """Upload runs written offline, or cut off from their server, from where the server has them."""
+    from tracker._http import Client, ServerUnreachable
+    from tracker._online import Uploader, UploadRefused
+
+    url, key = _credentials.configured_server(
+        _base_url("--server", base_url) if base_url else None, os.environ.get("TRACKER_API_KEY") or None
+    )
+    if url is None or key is None:
+        raise CommandError("no tracking server or key: pass --server and set TRACKER_API_KEY, or run `tracker login`")
+    store = api(ctx)
+    runs = [resolve_run(store, reference) for reference in run_refs] if run_refs else store.runs(project)
+    client = Client(url, key)
+    try:
+        viewer = client.get("/api/viewer")
+    except ServerUnreachable as error:
+        raise CommandError(str(error)) from None
+    if viewer.status != 200:
+        raise CommandError(f"{url} refused the key ({viewer.detail()})")
+    failed = 0
+    for run in runs:
+        if is_held(os.path.join(run.path, _layout.LOCK_FILE)):
+            console.note(f"{run.project}/{run.id}: skipped, a live process is writing it (it uploads itself online)")
+            continue
+        owner = entity or run.entity or viewer.body["entity"]
+        journal_id = run._record.get("journal_id") or f"local-{run.id}"
+        path = f"/api/runs/{owner}/{run.project}/{run.id}"
+        uploader = Uploader(client, path, _layout.RunPaths(run.path), journal_id, state=run.state)
+        try:
+            uploader.start()
+            before = uploader.offset or 0
+            uploader.upload_all()
+        except (UploadRefused, ServerUnreachable, Error) as error:
+            failed += 1
+            console.warn(f"{run.project}/{run.id}: not synced ({error})")
+            continue
+        sent = (uploader.offset or 0) - before
+        console.note(
+            f"{run.project}/{run.id}: {'up to date' if not sent else f'sent {sent / 1024:.0f} KiB'} -> {url}/{owner}"
+        )
+    client.close()
+    if failed:
+        raise CommandError(f"{failed} run(s) could not be synced")
