@@ -297,6 +297,7 @@ def init_as_nobody(public_tmp: Path, **kwargs: object) -> str:
             **os.environ,
             "TMPDIR": str(public_tmp / "shared-tmp"),
             "TRACKER_SETTINGS_FILE": str(public_tmp / "no-settings.toml"),
+            "TRACKER_CREDENTIALS_FILE": str(public_tmp / "no-credentials.json"),
         },
         cwd="/",
         check=False,

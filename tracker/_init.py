@@ -144,7 +144,11 @@ def _effective_mode(resolved: Settings) -> str:
     """The mode asked for; unset, it is online when a tracking server is configured, else offline."""
     if resolved.is_set("mode"):
         return resolved.mode
-    base_url, _ = _credentials.configured_server(resolved.base_url, resolved.api_key)
+    try:
+        base_url, _ = _credentials.configured_server(resolved.base_url, resolved.api_key)
+    except UsageError as error:  # a damaged login must not stop an offline run; the user must hear of it
+        console.warn(f"{error}; this run is stored offline")
+        return "offline"
     return "online" if base_url is not None else "offline"
 
 
