@@ -15,13 +15,14 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import ORJSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 import tracker
 from server import accounts, ingest, reads
 from server.db import Store
+from server.files import RunFiles
 from server.schema import journal_cursors
 
 IDENTIFIER = r'^[^./\\#?%:*"<>|&+=;@\s\x00-\x1f\x7f][^/\\#?%:*"<>|&+=;@\s\x00-\x1f\x7f]{0,127}$'
@@ -30,6 +31,7 @@ Identifier = Annotated[str, Path(pattern=IDENTIFIER, max_length=128)]
 
 @dataclass(frozen=True)
 class ServerSettings:
+    files_dir: str = "tracker-server/files"  # uploaded run files, one directory per run
     allow_anonymous: bool = False
     heartbeat_timeout: float = 60.0  # a running run silent this long reads crashed
     max_body: int = 64 * 1024 * 1024
@@ -89,6 +91,10 @@ class Rows(BaseModel):
 
 class Keys(BaseModel):
     keys: list[str]
+
+
+class FileList(BaseModel):
+    files: dict[str, dict[str, Any]]
 
 
 class Series(BaseModel):
@@ -377,6 +383,63 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
         row = run_row(viewer, entity, project, run_id)
         with store.reading() as connection:
             return reads.series(connection, row.id, key, buckets=buckets, x=x, start=start, stop=stop)
+
+    files = RunFiles(settings.files_dir)
+
+    @app.put(
+        "/api/runs/{entity}/{project}/{run_id}/files/{path:path}",
+        response_model=FileList,
+        tags=["files"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
+        responses={
+            400: {"description": "a path that is not a plain relative path"},
+            404: {"description": "no such run for this key"},
+            413: {"description": "body too large"},
+        },
+    )
+    async def put_file(
+        viewer: Viewer, entity: Identifier, project: Identifier, run_id: Identifier, path: str, request: Request
+    ) -> dict[str, Any]:
+        row = run_row(viewer, entity, project, run_id)
+        try:
+            stored = files.store(row.id, path, await request.body())
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+        return {"files": {stored[0]: stored[1]}}
+
+    @app.get(
+        "/api/runs/{entity}/{project}/{run_id}/files",
+        response_model=FileList,
+        tags=["files"],
+        responses={404: {"description": "no such run for this key"}},
+    )
+    def list_files(viewer: Viewer, entity: Identifier, project: Identifier, run_id: Identifier) -> dict[str, Any]:
+        return {"files": files.list(run_row(viewer, entity, project, run_id).id)}
+
+    @app.get(
+        "/api/runs/{entity}/{project}/{run_id}/files/{path:path}",
+        tags=["files"],
+        response_class=Response,
+        responses={
+            200: {"content": {"application/octet-stream": {}}},
+            400: {"description": "not a plain relative path"},
+            404: {"description": "no such run or file for this key"},
+        },
+    )
+    def get_file(viewer: Viewer, entity: Identifier, project: Identifier, run_id: Identifier, path: str) -> Response:
+        row = run_row(viewer, entity, project, run_id)
+        try:
+            data = files.read(row.id, path)
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+        if data is None:
+            raise HTTPException(404, f"run {entity}/{project}/{run_id} has no file {path!r}")
+        return Response(data, media_type="application/octet-stream")
 
     return _BodyLimit(app, settings.max_body)  # type: ignore[return-value]
 

@@ -104,12 +104,14 @@ def server(
     store = _open_store(ctx, data, db)
     url = store.url
     store.dispose()
+    files_dir = os.path.join(os.path.abspath(data or DEFAULT_DATA), "files")
     import orjson
     import uvicorn
 
     os.environ[_ENVIRONMENT] = orjson.dumps(
         {
             "url": url,
+            "files_dir": files_dir,
             "allow_anonymous": allow_anonymous,
             "heartbeat_timeout": heartbeat_timeout,
             "max_body": max_body_mb * 1024 * 1024,
@@ -137,6 +139,7 @@ def app_from_environment() -> Any:
     return create_app(
         Store(config["url"]),
         ServerSettings(
+            files_dir=config["files_dir"],
             allow_anonymous=config["allow_anonymous"],
             heartbeat_timeout=config["heartbeat_timeout"],
             max_body=config["max_body"],

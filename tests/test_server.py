@@ -344,3 +344,33 @@ def test_no_key_reaches_a_log_file(server, store, tmp_path):
     for path in [*store.rglob("*"), *server.data.rglob("*")]:
         if path.is_file():
             assert secret not in path.read_bytes(), path
+
+
+def test_run_files_are_uploaded_and_names_cannot_escape_their_run(server, store, tmp_path):
+    key = server.user("alice")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    with tracker.init(
+        project="p", id="withfiles", dir=store, mode="online", settings={"base_url": server.url, "api_key": key}
+    ) as run:
+        run.save(str(notes), base_path=str(tmp_path))
+    status, listed = http_get(server, key, "/api/runs/alice/p/withfiles/files")
+    assert status == 200 and listed["files"]["files/notes.txt"]["size"] == 5
+    with urllib.request.urlopen(
+        urllib.request.Request(
+            f"{server.url}/api/runs/alice/p/withfiles/files/files/notes.txt", headers={"Authorization": f"Bearer {key}"}
+        ),
+        timeout=30,
+    ) as answer:
+        assert answer.read() == b"hello"
+    for name in ("..%2F..%2Fescaped", "a/../../b", "%2Fetc%2Fpasswd", "a//b"):
+        request = urllib.request.Request(
+            f"{server.url}/api/runs/alice/p/withfiles/files/{name}",
+            data=b"x",
+            method="PUT",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code in (400, 404), name
+    assert not list(server.data.rglob("escaped")) and not (server.data / "b").exists()

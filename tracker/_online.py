@@ -27,6 +27,9 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024
 _POLL_S = 0.2
 _BACKOFF_S = (0.2, 30.0)
 _MATERIALIZED = (("run", _layout.RUN_FILE), ("config", _layout.CONFIG_FILE), ("metadata", _layout.METADATA_FILE))
+# what of a run directory is uploaded as files (names relative to the run directory)
+_UPLOADED = (_layout.FILES_DIR, "media", "output.log")
+_FILE_SCAN_S = 2.0
 
 
 class UploadRefused(Error):
@@ -120,6 +123,9 @@ class Uploader:
         self.summary = SummaryState()
         self._folded_to = 0
         self._sent: dict[str, tuple[int, int]] = {}
+        self._remote_files: dict[str, Any] | None = None
+        self._exists = False  # the server has the run (files can only be added to a run it has)
+        self._file_signatures: dict[str, tuple[int, int]] = {}
 
     def start(self) -> None:
         """Ask the server how far it has this journal (0 for a run it does not know)."""
@@ -128,6 +134,7 @@ class Uploader:
             self._move_to(0)
             return
         self._check(answer)
+        self._exists = True
         self._move_to(int((answer.body.get("journals") or {}).get(self.journal_id, 0)))
 
     def _move_to(self, offset: int) -> None:
@@ -211,6 +218,7 @@ class Uploader:
             self._move_to(int(answer.body["end"]))
             return True
         self._check(answer)
+        self._exists = True
         self.offset = end
         self._sent.update({field: signature for field, (_, signature) in files.items()})
         return True
@@ -221,10 +229,54 @@ class Uploader:
         if answer.status != 200:
             raise UploadRefused(f"{self.client.base_url} refused run {self.path} ({answer.detail()})")
 
+    def _local_files(self) -> dict[str, str]:
+        """Name (relative to the run directory) -> path, of everything that is uploaded as a file."""
+        found = {}
+        for entry in _UPLOADED:
+            top = os.path.join(self.paths.directory, entry)
+            if os.path.isfile(top):
+                found[entry] = top
+            for directory, _, names in os.walk(top):
+                for name in names:
+                    if not name.endswith(".tmp"):
+                        path = os.path.join(directory, name)
+                        found[os.path.relpath(path, self.paths.directory)] = path
+        return found
+
+    def send_files(self) -> int:
+        """Upload the files that changed since last time (or that the server does not have); how many."""
+        import hashlib
+        import urllib.parse
+
+        if not self._exists:
+            return 0
+        if self._remote_files is None:
+            answer = self.client.get(f"{self.path}/files")
+            self._remote_files = answer.body["files"] if answer.status == 200 else {}
+        sent = 0
+        for name, path in sorted(self._local_files().items()):
+            try:
+                status = os.stat(path)
+                signature = (status.st_size, status.st_mtime_ns)
+                if self._file_signatures.get(name) == signature:
+                    continue
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            except OSError:
+                continue  # removed meanwhile
+            known = self._remote_files.get(name)
+            if not (known and known["size"] == len(data) and known["sha256"] == hashlib.sha256(data).hexdigest()):
+                answer = self.client.request("PUT", f"{self.path}/files/{urllib.parse.quote(name)}", data)
+                self._check(answer)
+                sent += 1
+            self._file_signatures[name] = signature
+        return sent
+
     def upload_all(self) -> None:
-        """Send everything there is now, then the materialized files (tracker sync)."""
+        """Send everything there is now: the journal, the materialized files, the run's files (tracker sync)."""
         while self.send() and self.pending():
             pass
+        self.send_files()
 
 
 class Streamer:
@@ -256,15 +308,19 @@ class Streamer:
 
     def _loop(self) -> None:
         uploader = self._uploader = Uploader(self._remote.client(), self._path, self._paths, self._journal_id)
-        delay, last_sent = _BACKOFF_S[0], 0.0
+        delay, last_sent, files_scanned = _BACKOFF_S[0], 0.0, 0.0
         while True:
             try:
+                if (self._finishing and not uploader.pending()) or time.monotonic() - files_scanned >= _FILE_SCAN_S:
+                    uploader.send_files()
+                    files_scanned = time.monotonic()
                 due = time.monotonic() - last_sent >= self._heartbeat
                 if uploader.send(heartbeat=due or self._finishing):
                     last_sent, delay = time.monotonic(), _BACKOFF_S[0]
                     if uploader.pending():
                         continue
                 if self._finishing and not uploader.pending() and not uploader._changed_files():
+                    uploader.send_files()  # the last files (saved at finish) after the last records
                     break
                 self._wake.wait(_POLL_S)
             except ServerUnreachable:

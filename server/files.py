@@ -1,0 +1,67 @@
+"""Files uploaded with a run (saved files, code, media), kept on the server's disk under one folder per run.
+
+A name is a plain relative path: no absolute path, no ``..``, no empty or dot-only part, no backslash or
+control character; the resolved location is checked to stay inside the run's folder all the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+from tracker.atomic import write_atomic
+
+MAX_NAME = 1024
+
+
+def checked_name(name: str) -> str:
+    """The normalised relative path, or ValueError naming what is wrong with it."""
+    if not name or len(name) > MAX_NAME:
+        raise ValueError(f"file name must have 1 to {MAX_NAME} characters")
+    if name.startswith("/") or "\\" in name or any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise ValueError(f"file name {name!r} must be a relative path without backslashes or control characters")
+    parts = name.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"file name {name!r} must not have empty, '.' or '..' parts")
+    return "/".join(parts)
+
+
+class RunFiles:
+    """The uploaded files of every run, under ``root/<run primary key>/``."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+
+    def _path(self, run_pk: int, name: str) -> str:
+        folder = os.path.join(self.root, str(run_pk))
+        path = os.path.realpath(os.path.join(folder, checked_name(name)))
+        if not path.startswith(os.path.realpath(folder) + os.sep):
+            raise ValueError(f"file name {name!r} leaves its run")
+        return path
+
+    def store(self, run_pk: int, name: str, data: bytes) -> tuple[str, dict[str, Any]]:
+        path = self._path(run_pk, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_atomic(path, data)
+        return checked_name(name), {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+    def read(self, run_pk: int, name: str) -> bytes | None:
+        try:
+            with open(self._path(run_pk, name), "rb") as handle:
+                return handle.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def list(self, run_pk: int) -> dict[str, dict[str, Any]]:
+        folder = os.path.join(self.root, str(run_pk))
+        found = {}
+        for directory, _, names in os.walk(folder):
+            for name in names:
+                if name.endswith(".tmp"):
+                    continue
+                path = os.path.join(directory, name)
+                with open(path, "rb") as handle:
+                    digest = hashlib.sha256(handle.read()).hexdigest()
+                found[os.path.relpath(path, folder)] = {"size": os.path.getsize(path), "sha256": digest}
+        return found
