@@ -1,0 +1,276 @@
+"""Server benchmark: concurrent online clients into `tracker server` (SQLite, PostgreSQL) beside `mlflow server`.
+
+    python -m bench.server [--clients 16] [--steps 10000] [--postgres URL] [--mlflow] [--reps 3]
+
+For each backend it starts a fresh server, then N client processes at once, each logging STEPS rows of
+10 scalars and finishing (which waits for the upload). Figures: metrics per second ingested (all rows
+of all clients, from the first client's start to the last row visible on the server), p50/p99 latency
+of ingest requests (from the server's request log), time from log() to visible through Api (probes),
+log() cost online vs offline on the caller's thread, and whether every returned log() reached the
+server. MLflow's server gets the same clients through `log_batch` (one call per step), scaled down
+when asked, on the same backends; its rate is per metric, so the two compare directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+TRACKER_CLIENT = textwrap.dedent("""
+    import json, sys, time, tracker
+    mode, steps, root, run_id = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    costs = []
+    clock = time.perf_counter_ns
+    with tracker.init(project="bench", id=run_id, dir=root, mode=mode,
+                      settings={"upload_timeout": 600, "heartbeat_interval": 5}) as run:
+        for step in range(steps):
+            row = {f"m{k}": step * 0.001 + k for k in range(10)}
+            started = clock()
+            run.log(row)
+            costs.append(clock() - started)
+    costs.sort()
+    print(json.dumps({"median_us": costs[len(costs) // 2] / 1e3, "mean_us": sum(costs) / len(costs) / 1e3,
+                      "done": time.time()}))
+""")
+
+MLFLOW_CLIENT = textwrap.dedent("""
+    import json, sys, time
+    import mlflow
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+    steps, url = int(sys.argv[1]), sys.argv[2]
+    client = MlflowClient(tracking_uri=url)
+    experiment = client.get_experiment_by_name("bench") or client.get_experiment(client.create_experiment("bench"))
+    run = client.create_run(experiment.experiment_id)
+    now = int(time.time() * 1000)
+    for step in range(steps):
+        client.log_batch(run.info.run_id, metrics=[Metric(f"m{k}", step * 0.001 + k, now, step) for k in range(10)])
+    client.set_terminated(run.info.run_id)
+    print(json.dumps({"done": time.time()}))
+""")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def _tracker_cli() -> str:
+    return str(Path(sys.executable).with_name("tracker"))
+
+
+def _fresh_postgres(base: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+class TrackerServer:
+    def __init__(self, work: Path, db: str | None) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data = work / "server"
+        self.log = work / "server.log"
+        store = ["--data", str(self.data), *(["--db", db] if db else [])]
+        key = subprocess.run(
+            [_tracker_cli(), "server", "user", "add", "bench", *store], capture_output=True, text=True, check=True
+        )
+        self.key = key.stdout.strip().splitlines()[-1]
+        with open(self.log, "wb") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [_tracker_cli(), "server", "--port", str(self.port), *store], stderr=log, stdout=subprocess.DEVNULL
+            )
+        _wait_http(f"{self.url}/api/health")
+
+    def batches(self) -> list[tuple[float, float]]:
+        """(end time, duration in ms) of every ingest request, from the server's request log."""
+        import datetime as dt
+
+        found = []
+        for line in self.log.read_text().splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("method") == "POST" and str(event.get("path", "")).endswith("/batches"):
+                ended = dt.datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
+                found.append((ended, float(event["duration_ms"])))
+        return found
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _spawn(code: str, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE, text=True)
+
+
+def tracker_backend(work: Path, db: str | None, clients: int, steps: int) -> dict[str, Any]:
+    server = TrackerServer(work, db)
+    env = {**os.environ, "TRACKER_BASE_URL": server.url, "TRACKER_API_KEY": server.key, "TRACKER_SILENT": "true"}
+    try:
+        started = time.time()
+        children = [
+            _spawn(TRACKER_CLIENT, "online", str(steps), str(work / f"c{i}"), f"client{i}", env=env)
+            for i in range(clients)
+        ]
+        reports = [json.loads(child.communicate()[0]) for child in children]
+        finished = max(report["done"] for report in reports)
+        import tracker
+
+        api = tracker.Api(base_url=server.url, api_key=server.key)
+        rows = {run.id: run._run["rows"] for run in api.runs("bench")}
+        complete = all(rows.get(f"client{i}") == steps for i in range(clients))
+        visible = _visibility(server, env, work)
+        offline = json.loads(
+            subprocess.run(
+                [sys.executable, "-c", TRACKER_CLIENT, "offline", str(steps), str(work / "offline"), "offline"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        batches = server.batches()
+        latencies = [duration for _, duration in batches]
+        window = max(end for end, _ in batches) - min(end - duration / 1000 for end, duration in batches)
+        return {
+            "ingest_metrics_per_s": clients * steps * 10 / window,  # while the server was taking batches
+            "end_to_end_metrics_per_s": clients * steps * 10 / (finished - started),  # client starts included
+            "batch_p50_ms": _quantile(latencies, 0.5),
+            "batch_p99_ms": _quantile(latencies, 0.99),
+            "batches": len(latencies),
+            "visible_ms": visible,
+            "log_online_median_us": statistics.median(report["median_us"] for report in reports),
+            "log_online_mean_us": statistics.median(report["mean_us"] for report in reports),
+            "log_offline_median_us": offline["median_us"],
+            "log_offline_mean_us": offline["mean_us"],
+            "every_row_on_server": complete,
+        }
+    finally:
+        server.stop()
+
+
+PROBE = textwrap.dedent("""
+    import json, sys, time, tracker
+    root = sys.argv[1]
+    api = tracker.Api(base_url=None)
+    delays = []
+    with tracker.init(project="probe", id="probe", dir=root, mode="online",
+                      settings={"heartbeat_interval": 5}) as run:
+        for step in range(20):
+            run.log({"marker": step})
+            logged = time.perf_counter()
+            while True:
+                try:
+                    rows = api.run(f"{run.entity}/probe/probe").history(keys=["marker"])
+                except tracker.Error:  # the run is not on the server yet
+                    rows = []
+                if rows and rows[-1]["marker"] == step:
+                    break
+                time.sleep(0.005)
+            delays.append((time.perf_counter() - logged) * 1000)
+    print(json.dumps(sorted(delays)[len(delays) // 2]))
+""")
+
+
+def _visibility(server: TrackerServer, env: dict[str, str], work: Path) -> float:
+    """Median ms from a log() returning to its row being readable through Api from the server."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(work / "probe")], env=env, capture_output=True, text=True, check=True
+    )
+    return float(result.stdout)
+
+
+def mlflow_backend(work: Path, db: str, clients: int, steps: int) -> dict[str, Any]:
+    port = _free_port()
+    command = [str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri", db, "--port", str(port)]
+    command += ["--host", "127.0.0.1", "--workers", "2", "--default-artifact-root", str(work / "artifacts")]
+    with open(work / "mlflow.log", "wb") as log:
+        server = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+        )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/health", timeout=300)
+        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+        started = time.time()
+        children = [_spawn(MLFLOW_CLIENT, str(steps), f"http://127.0.0.1:{port}", env=env) for _ in range(clients)]
+        reports = [json.loads(child.communicate()[0]) for child in children]
+        return {"metrics_per_s": clients * steps * 10 / (max(r["done"] for r in reports) - started)}
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.server", description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=10_000)
+    parser.add_argument("--mlflow-steps", type=int, default=500, help="steps per MLflow client (it is slow)")
+    parser.add_argument("--postgres", help="a PostgreSQL URL (a fresh database is made in that server)")
+    parser.add_argument("--mlflow", action="store_true", help="also run mlflow server on the same backends")
+    parser.add_argument("--reps", type=int, default=1)
+    parser.add_argument("--output", type=Path, help="write the JSON result here")
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {"clients": args.clients, "steps": args.steps, "tracker": {}, "mlflow": {}}
+    backends = [("sqlite", None)] + ([("postgres", args.postgres)] if args.postgres else [])
+    for name, base in backends:
+        runs = []
+        for rep in range(args.reps):
+            work = Path(tempfile.mkdtemp(prefix=f"bench-server-{name}-"))
+            try:
+                db = _fresh_postgres(base, f"bench_tracker_{rep}") if base else None
+                runs.append(tracker_backend(work, db, args.clients, args.steps))
+                if args.mlflow:
+                    mlflow_db = (
+                        _fresh_postgres(base, f"bench_mlflow_{rep}").replace("postgresql://", "postgresql+psycopg://")
+                        if base
+                        else f"sqlite:///{work / 'mlflow.db'}"
+                    )
+                    results["mlflow"].setdefault(name, []).append(
+                        mlflow_backend(work, mlflow_db, args.clients, args.mlflow_steps)
+                    )
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        results["tracker"][name] = runs
+        print(json.dumps({name: runs, "mlflow": results["mlflow"].get(name)}, indent=1), flush=True)
+    if args.output:
+        args.output.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
