@@ -93,3 +93,21 @@ def test_a_bad_partition_fails_at_once_with_slurms_message(app):
     assert result.returncode != 0
     assert "invalid partition" in result.stderr.lower()
     assert app.runs() == []
+
+
+def test_an_online_sweep_on_slurm_lands_every_job_in_one_group_on_the_server(app, tmp_path):
+    import tracker
+    from tests.conftest import LiveServer
+
+    server = LiveServer(tmp_path / "server", None).start()
+    try:
+        key = server.user("alice")
+        app.env.update(TRACKER_BASE_URL=server.url, TRACKER_API_KEY=key)
+        app("-m", "lr=0.1,0.01", "seed=0", "epochs=3", "tracker.mode=online", *SLURM)
+        runs = tracker.Api(base_url=server.url, api_key=key).runs(PROJECT)
+        assert len(runs) == 2 and len({run.group for run in runs}) == 1
+        for run in runs:
+            assert run.state == "finished" and [row["epoch"] for row in run.history()] == [0, 1, 2]
+            assert run.metadata["slurm_job"]["array_job_id"]
+    finally:
+        server.stop()
