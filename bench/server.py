@@ -28,12 +28,15 @@ from pathlib import Path
 from typing import Any
 
 TRACKER_CLIENT = textwrap.dedent("""
-    import json, sys, time, tracker
-    mode, steps, root, run_id = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    import json, os, sys, time, tracker
+    mode, steps, root, run_id, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
     costs = []
     clock = time.perf_counter_ns
     with tracker.init(project="bench", id=run_id, dir=root, mode=mode,
                       settings={"upload_timeout": 600, "heartbeat_interval": 5}) as run:
+        print("ready", flush=True)
+        while not os.path.exists(go):  # every client starts logging at once
+            time.sleep(0.001)
         for step in range(steps):
             row = {f"m{k}": step * 0.001 + k for k in range(10)}
             started = clock()
@@ -143,11 +146,15 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int) -> dic
     server = TrackerServer(work, db)
     env = {**os.environ, "TRACKER_BASE_URL": server.url, "TRACKER_API_KEY": server.key, "TRACKER_SILENT": "true"}
     try:
-        started = time.time()
+        go = work / "go"
         children = [
-            _spawn(TRACKER_CLIENT, "online", str(steps), str(work / f"c{i}"), f"client{i}", env=env)
+            _spawn(TRACKER_CLIENT, "online", str(steps), str(work / f"c{i}"), f"client{i}", str(go), env=env)
             for i in range(clients)
         ]
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        started = time.time()
+        go.touch()
         reports = [json.loads(child.communicate()[0]) for child in children]
         finished = max(report["done"] for report in reports)
         import tracker
@@ -156,21 +163,30 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int) -> dic
         rows = {run.id: run._run["rows"] for run in api.runs("bench")}
         complete = all(rows.get(f"client{i}") == steps for i in range(clients))
         visible = _visibility(server, env, work)
+        (work / "go-offline").touch()
         offline = json.loads(
             subprocess.run(
-                [sys.executable, "-c", TRACKER_CLIENT, "offline", str(steps), str(work / "offline"), "offline"],
+                [
+                    sys.executable,
+                    "-c",
+                    TRACKER_CLIENT,
+                    "offline",
+                    str(steps),
+                    str(work / "offline"),
+                    "offline",
+                    str(work / "go-offline"),
+                ],
                 env=env,
                 capture_output=True,
                 text=True,
                 check=True,
-            ).stdout
+            ).stdout.splitlines()[-1]
         )
         batches = server.batches()
         latencies = [duration for _, duration in batches]
-        window = max(end for end, _ in batches) - min(end - duration / 1000 for end, duration in batches)
         return {
-            "ingest_metrics_per_s": clients * steps * 10 / window,  # while the server was taking batches
-            "end_to_end_metrics_per_s": clients * steps * 10 / (finished - started),  # client starts included
+            # from the moment every client starts logging to the moment the last one's upload is complete
+            "metrics_per_s": clients * steps * 10 / (finished - started),
             "batch_p50_ms": _quantile(latencies, 0.5),
             "batch_p99_ms": _quantile(latencies, 0.99),
             "batches": len(latencies),
