@@ -24,6 +24,7 @@ from tracker._journal import EVENT, FINAL_STATES, STEP, TIMESTAMP, record_proble
 IDENTITY_FIELDS = ("name", "group", "job_type", "tags", "notes", "created_at")
 RUN_STATES = ("running", "crashed", *FINAL_STATES)  # crashed: a run uploaded after its process died
 MAX_SERIES_KEY = 256
+_NUMBERS = {int, float}  # bools are not plotted
 
 
 class BatchError(ValueError):
@@ -135,20 +136,33 @@ def _split(records: list[Any]) -> tuple[list[dict[str, Any]], list[bytes], list[
     return rows, decoded, events
 
 
-def _series(decoded: list[dict[str, Any]]) -> dict[str, tuple[array, array, array]]:
-    """Per numeric key: steps, timestamps and values (NaN and infinities kept)."""
-    series: dict[str, tuple[array, array, array]] = {}
+def _series(decoded: list[dict[str, Any]]) -> dict[str, tuple[bytes, bytes, bytes]]:
+    """Per numeric key: packed steps, timestamps and values (NaN and infinities kept).
+
+    Built column by column: a key present as a number in every row (the usual case) shares the
+    batch's step and timestamp arrays, so a batch costs a few list passes per key, not work per value.
+    """
+    keys: dict[str, None] = {}
     for row in decoded:
-        step, stamp = row[STEP], float(row.get(TIMESTAMP) or math.nan)
-        for key, value in row.items():
-            if key[0] == "_" or value.__class__ not in (int, float) or len(key) > MAX_SERIES_KEY:
-                continue
-            arrays = series.get(key)
-            if arrays is None:
-                arrays = series[key] = (array("q"), array("d"), array("d"))
-            arrays[0].append(step)
-            arrays[1].append(stamp)
-            arrays[2].append(float(value))
+        keys.update(dict.fromkeys(row))
+    steps = [row[STEP] for row in decoded]
+    stamps = [float(row.get(TIMESTAMP) or math.nan) for row in decoded]
+    all_steps, all_stamps = array("q", steps).tobytes(), array("d", stamps).tobytes()
+    series = {}
+    for key in keys:
+        if key[0] == "_" or len(key) > MAX_SERIES_KEY:
+            continue
+        column = [row.get(key) for row in decoded]
+        kinds = set(map(type, column))
+        if kinds <= _NUMBERS:
+            series[key] = (all_steps, all_stamps, array("d", column).tobytes())
+        elif kinds & _NUMBERS:  # sparse or mixed: only the rows where it is a number
+            kept = [index for index, value in enumerate(column) if type(value) in _NUMBERS]
+            series[key] = (
+                array("q", [steps[index] for index in kept]).tobytes(),
+                array("d", [stamps[index] for index in kept]).tobytes(),
+                array("d", [column[index] for index in kept]).tobytes(),
+            )
     return series
 
 
@@ -182,12 +196,12 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
                 "run_pk": run_pk,
                 "key": key,
                 "seq": seq,
-                "count": len(steps),
-                "first_step": steps[0],
-                "last_step": steps[-1],
-                "steps": steps.tobytes(),
-                "timestamps": stamps.tobytes(),
-                "values": numbers.tobytes(),
+                "count": len(steps) // 8,
+                "first_step": int.from_bytes(steps[:8], "little", signed=True),
+                "last_step": int.from_bytes(steps[-8:], "little", signed=True),
+                "steps": steps,
+                "timestamps": stamps,
+                "values": numbers,
             }
             for key, (steps, stamps, numbers) in _series(decoded).items()
         ]
