@@ -290,7 +290,13 @@ def _open_run(resolved: Settings, config: dict[str, Any], mode: str, integration
 
         run._attach_streamer(
             Streamer(
-                remote, claim.project, claim.run_id, claim.paths, run._record["journal_id"], resolved.heartbeat_interval
+                remote,
+                claim.project,
+                claim.run_id,
+                claim.paths,
+                run._record["journal_id"],
+                resolved.heartbeat_interval,
+                run.summary.as_dict,
             ),
             f"{remote.base_url}/{remote.entity}/{claim.project}/{claim.run_id}",
             resolved.upload_timeout,

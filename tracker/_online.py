@@ -12,6 +12,7 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,12 +114,25 @@ class Uploader:
     """Ships one run's journal, and its materialized files, from where the server has it."""
 
     def __init__(
-        self, client: Client, path: str, paths: _layout.RunPaths, journal_id: str, *, state: str | None = None
+        self,
+        client: Client,
+        path: str,
+        paths: _layout.RunPaths,
+        journal_id: str,
+        *,
+        state: str | None = None,
+        live_summary: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         """``state`` None: the live process's uploader (its batches are heartbeats); else tracker sync's,
-        which tells the server what the run is now (e.g. crashed) without claiming it is alive."""
+        which tells the server what the run is now (e.g. crashed) without claiming it is alive.
+
+        ``live_summary`` gives the running process's own summary: then lines are shipped as they are (the
+        process wrote them whole), not decoded and folded again, which keeps this thread off the GIL.
+        """
         self.client, self.path, self.paths, self.journal_id = client, path, paths, journal_id
         self._state = state
+        self._live_summary = live_summary
+        self._validate = live_summary is None  # a server that refuses a batch makes a live uploader validate
         self.offset: int | None = None
         self.summary = SummaryState()
         self._folded_to = 0
@@ -141,7 +155,7 @@ class Uploader:
         if offset < self._folded_to:  # the server is behind what we folded: fold again from the start
             self.summary, self._folded_to = SummaryState(), 0
         self.offset = offset
-        if offset > self._folded_to:
+        if self._live_summary is None and offset > self._folded_to:
             for line in self._read(self._folded_to, offset)[0]:
                 self._fold(line)
             self._folded_to = offset
@@ -196,11 +210,18 @@ class Uploader:
         files = self._changed_files()
         if end == self.offset and not files and not heartbeat:
             return False
-        good = [line for line in lines if line and decode_record(line) is not None]  # corrupt lines stay local
-        if end > self._folded_to:
-            for line in good:
-                self._fold(line)
-            self._folded_to = end
+        if self._validate:
+            good = [line for line in lines if line and decode_record(line) is not None]  # bad lines stay local
+        else:
+            good = [line for line in lines if line]
+        if self._live_summary is not None:
+            summary = self._live_summary()
+        else:
+            if end > self._folded_to:
+                for line in good:
+                    self._fold(line)
+                self._folded_to = end
+            summary = self.summary.values
         parts = [
             b'{"live":',
             b"true" if self._state is None else b"false",
@@ -209,13 +230,16 @@ class Uploader:
             b',"offset":%d,"end":%d,"records":[' % (self.offset, end),
             b",".join(good),
             b'],"summary":',
-            orjson.dumps(self.summary.values, option=orjson.OPT_SERIALIZE_NUMPY),
+            orjson.dumps(summary, option=orjson.OPT_SERIALIZE_NUMPY),
         ]
         for field, (value, _) in files.items():
             parts += [b',"%s":' % field.encode(), orjson.dumps(value)]
         answer = self.client.post(f"{self.path}/batches", b"".join(parts) + b"}")
         if answer.status == 409:
             self._move_to(int(answer.body["end"]))
+            return True
+        if answer.status == 400 and not self._validate:  # a damaged line: send again without it
+            self._validate = True
             return True
         self._check(answer)
         self._exists = True
@@ -290,6 +314,7 @@ class Streamer:
         paths: _layout.RunPaths,
         journal_id: str,
         heartbeat_interval: float,
+        live_summary: Callable[[], dict[str, Any]],
     ) -> None:
         self._remote, self._path, self._paths, self._journal_id = (
             remote,
@@ -298,6 +323,7 @@ class Streamer:
             journal_id,
         )
         self._heartbeat = heartbeat_interval
+        self._live_summary = live_summary
         self._wake = threading.Event()
         self._done = threading.Event()
         self._finishing = False
@@ -307,7 +333,9 @@ class Streamer:
         self._thread.start()
 
     def _loop(self) -> None:
-        uploader = self._uploader = Uploader(self._remote.client(), self._path, self._paths, self._journal_id)
+        uploader = self._uploader = Uploader(
+            self._remote.client(), self._path, self._paths, self._journal_id, live_summary=self._live_summary
+        )
         delay, last_sent, files_scanned = _BACKOFF_S[0], 0.0, 0.0
         while True:
             try:
