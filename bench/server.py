@@ -48,14 +48,15 @@ TRACKER_CLIENT = textwrap.dedent("""
 """)
 
 MLFLOW_CLIENT = textwrap.dedent("""
-    import json, sys, time
-    import mlflow
+    import json, os, sys, time
     from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
-    steps, url = int(sys.argv[1]), sys.argv[2]
+    steps, url, experiment, go = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     client = MlflowClient(tracking_uri=url)
-    experiment = client.get_experiment_by_name("bench") or client.get_experiment(client.create_experiment("bench"))
-    run = client.create_run(experiment.experiment_id)
+    run = client.create_run(experiment)
+    print("ready", flush=True)
+    while not os.path.exists(go):
+        time.sleep(0.001)
     now = int(time.time() * 1000)
     for step in range(steps):
         client.log_batch(run.info.run_id, metrics=[Metric(f"m{k}", step * 0.001 + k, now, step) for k in range(10)])
@@ -243,8 +244,16 @@ def mlflow_backend(work: Path, db: str, clients: int, steps: int) -> dict[str, A
     try:
         _wait_http(f"http://127.0.0.1:{port}/health", timeout=300)
         env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+        from mlflow.tracking import MlflowClient
+
+        url = f"http://127.0.0.1:{port}"
+        experiment = MlflowClient(tracking_uri=url).create_experiment("bench")
+        go = work / "go-mlflow"
+        children = [_spawn(MLFLOW_CLIENT, str(steps), url, experiment, str(go), env=env) for _ in range(clients)]
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
         started = time.time()
-        children = [_spawn(MLFLOW_CLIENT, str(steps), f"http://127.0.0.1:{port}", env=env) for _ in range(clients)]
+        go.touch()
         reports = [json.loads(child.communicate()[0]) for child in children]
         return {"metrics_per_s": clients * steps * 10 / (max(r["done"] for r in reports) - started)}
     finally:

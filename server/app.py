@@ -27,6 +27,7 @@ from server.schema import journal_cursors
 
 IDENTIFIER = r'^[^./\\#?%:*"<>|&+=;@\s\x00-\x1f\x7f][^/\\#?%:*"<>|&+=;@\s\x00-\x1f\x7f]{0,127}$'
 Identifier = Annotated[str, Path(pattern=IDENTIFIER, max_length=128)]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such run for this key"}}
 
 
 @dataclass(frozen=True)
@@ -286,7 +287,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
         "/api/runs/{entity}/{project}/{run_id}",
         response_model=RunOut,
         tags=["runs"],
-        responses={404: {"description": "no such run for this key"}},
+        responses=_NOT_FOUND,
     )
     def get_run(viewer: Viewer, entity: Identifier, project: Identifier, run_id: Identifier) -> dict[str, Any]:
         row = run_row(viewer, entity, project, run_id)
@@ -338,7 +339,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
         "/api/runs/{entity}/{project}/{run_id}/history",
         response_model=Rows,
         tags=["runs"],
-        responses={404: {"description": "no such run for this key"}},
+        responses=_NOT_FOUND,
     )
     def get_history(
         viewer: Viewer,
@@ -356,7 +357,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
         "/api/runs/{entity}/{project}/{run_id}/keys",
         response_model=Keys,
         tags=["runs"],
-        responses={404: {"description": "no such run for this key"}},
+        responses=_NOT_FOUND,
     )
     def get_keys(viewer: Viewer, entity: Identifier, project: Identifier, run_id: Identifier) -> dict[str, Any]:
         row = run_row(viewer, entity, project, run_id)
@@ -367,7 +368,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
         "/api/runs/{entity}/{project}/{run_id}/series",
         response_model=Series,
         tags=["runs"],
-        responses={404: {"description": "no such run for this key"}},
+        responses=_NOT_FOUND,
     )
     def get_series(
         viewer: Viewer,
@@ -416,7 +417,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
         "/api/runs/{entity}/{project}/{run_id}/files",
         response_model=FileList,
         tags=["files"],
-        responses={404: {"description": "no such run for this key"}},
+        responses=_NOT_FOUND,
     )
     def list_files(viewer: Viewer, entity: Identifier, project: Identifier, run_id: Identifier) -> dict[str, Any]:
         return {"files": files.list(run_row(viewer, entity, project, run_id).id)}
