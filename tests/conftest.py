@@ -183,7 +183,11 @@ class LiveServer:
             except OSError:
                 return False
 
-        wait_for(healthy, f"the server at {self.url}", timeout=120)
+        try:
+            wait_for(healthy, f"the server at {self.url}", timeout=120)
+        except BaseException:
+            self.stop(9)  # never leave a server behind a failed start
+            raise
         return self
 
     def stop(self, sig: int = 15) -> None:
