@@ -268,6 +268,7 @@ def _start(
         created_at=prior.run["created_at"] if prior else utc_now_iso(start),
         mode=mode,
         silent=resolved.silent,
+        keep_raw_arrays=resolved.keep_raw_arrays,
         record={
             "format_version": _layout.FORMAT_VERSION,
             "mode": mode,

@@ -24,6 +24,7 @@ from tracker._summary import Summary, SummaryState, parse_rule
 from tracker._writer import NullWriter, RunWriter
 
 SAVE_POLICIES = ("live", "now", "end")
+_PLAIN = frozenset({int, float, str, bool, type(None)})  # values a row can hold without conversion
 _STEP_WARNINGS_SHOWN = 5
 
 
@@ -88,8 +89,10 @@ class Run:
         silent: bool,
         record: dict[str, Any],
         log: DebugLog | None,
+        keep_raw_arrays: bool = False,
     ) -> None:
         self._identity = identity
+        self._keep_raw_arrays = keep_raw_arrays
         self._writer = writer
         self._disabled = mode == "disabled"
         self._mode = mode
@@ -244,6 +247,8 @@ class Run:
                 raise UsageError(f"log(): {key!r} is reserved; the tracker sets it")
         if step is not None and step.__class__ is not int:
             step = _checked_step(step)
+        if any(value.__class__ not in _PLAIN for value in data.values()):
+            data = self._store_rich_values(data)
         # a critical section (see _process): a preemption signal waits until the row and summary agree
         deferral = _process.DEFERRAL if get_ident() == _process.MAIN_THREAD else None
         if deferral is not None:
@@ -272,6 +277,16 @@ class Run:
         finally:
             if deferral is not None:
                 deferral.leave()
+
+    def _store_rich_values(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Media files written (before the row that references them) and large arrays as histograms."""
+        from tracker import _media  # encoders load only for runs that log rich values
+
+        store = _media.MediaStore(self._writer.paths.directory)
+        try:
+            return _media.convert_row(data, store, self._keep_raw_arrays)
+        except OSError as error:
+            raise StorageError(f"run {self.id}: cannot write a media file: {error}") from error
 
     def _drop_decreasing_step(self, step: int, current: int) -> None:
         self._dropped_steps += 1

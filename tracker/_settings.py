@@ -145,6 +145,8 @@ _FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "allow_val_change": (False, _bool),
     "anonymous": (None, _anonymous),
     "base_url": (None, _base_url),
+    # arrays/lists above 32 values are stored as histograms unless this is true
+    "keep_raw_arrays": (False, _bool),
     "preemption_signals": (("SIGTERM", "SIGUSR2"), _signals),
     # extra entries for metadata.json, e.g. the Hydra job a launcher ran
     "run_metadata": (None, _metadata),
@@ -190,6 +192,7 @@ ENVIRONMENT: dict[str, str] = {
     "TRACKER_ANONYMOUS": "anonymous",
     "TRACKER_BASE_URL": "base_url",
     "TRACKER_PREEMPTION_SIGNALS": "preemption_signals",
+    "TRACKER_KEEP_RAW_ARRAYS": "keep_raw_arrays",
 }
 
 
