@@ -292,3 +292,18 @@ def test_porting_scripts_run_with_tracker_as_wandb(store):
     assert {ref["_type"] for ref in runs["images"].media()} == {"image"}
     assert runs["tables"].history()[0]["predictions"]["nrows"] == 3
     assert runs["histograms"].summary["gradients"]["_type"] == "histogram"
+
+
+def test_show_counts_media_and_prints_references_compactly(store):
+    run = tracker.init(project="p", dir=store, id="shown")
+    run.log({"image": tracker.Image(np.zeros((3, 3))), "weights": tracker.Histogram(np.arange(100), num_bins=8)})
+    run.log({"clip": tracker.Audio(np.zeros(100), sample_rate=100), "image": tracker.Image(np.ones((3, 3)))})
+    run.finish()
+    command = [str(Path(sys.executable).with_name("tracker")), "--dir", str(store), "show", "p/shown"]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"}, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "histogram (8 bins)" in result.stdout and "image media/" in result.stdout
+    assert "sha256" not in result.stdout
+    shown = json.loads(subprocess.run([*command, "--json"], capture_output=True, text=True, check=True).stdout)
+    assert shown["media"] == {"png": 2, "wav": 1}
+    assert shown["summary"]["image"]["_type"] == "image"

@@ -20,9 +20,9 @@ from typing import Any
 from tracker import console
 from tracker._errors import UsageError
 from tracker._journal import encode_json
+from tracker._layout import MEDIA_DIR
 from tracker.atomic import write_atomic
 
-MEDIA_DIR = "media"
 RAW_ARRAY_LIMIT = 32  # wandb's threshold: longer arrays are stored as histograms unless kept raw
 MAX_BINS = 512
 _HASH_PREFIX = 32
