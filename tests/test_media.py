@@ -307,3 +307,42 @@ def test_show_counts_media_and_prints_references_compactly(store):
     shown = json.loads(subprocess.run([*command, "--json"], capture_output=True, text=True, check=True).stdout)
     assert shown["media"] == {"png": 2, "wav": 1}
     assert shown["summary"]["image"]["_type"] == "image"
+
+
+def test_console_output_and_the_traceback_of_a_failing_run_are_in_output_log(store):
+    script = f"""
+        import sys, tracker
+        run = tracker.init(project="p", dir={str(store)!r}, id="failing")
+        print("epoch 1 done")
+        print("a warning line", file=sys.stderr)
+        raise ValueError("boom")
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1 and "epoch 1 done" in result.stdout and "ValueError: boom" in result.stderr
+    view = tracker.Api(store).run("p/failing")
+    assert view.state == "failed"
+    with view.file("output.log") as file:
+        output = file.read().decode()
+    assert "epoch 1 done\n" in output and "a warning line\n" in output
+    assert "Traceback (most recent call last)" in output and "ValueError: boom" in output
+    command = [str(Path(sys.executable).with_name("tracker")), "--dir", str(store), "show", "p/failing"]
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert "last lines of output.log" in shown and "ValueError: boom" in shown
+
+
+def test_console_off_writes_no_output_log_and_streams_are_restored(store):
+    stdout, stderr = sys.stdout, sys.stderr
+    run = tracker.init(project="p", dir=store)
+    assert sys.stdout is not stdout
+    print("captured")
+    run.finish()
+    assert (sys.stdout, sys.stderr) == (stdout, stderr)
+    with view_of(store, run).file("output.log") as file:
+        assert file.read() == b"captured\n"
+    quiet = tracker.init(project="p", dir=store, settings={"console": "off"})
+    assert sys.stdout is stdout
+    print("not captured")
+    quiet.finish()
+    assert not os.path.exists(os.path.join(view_of(store, quiet).path, "output.log"))

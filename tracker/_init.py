@@ -101,6 +101,8 @@ def init(
         return run
     run = _open_run(resolved, config_data, run_mode, integrations)
     _process.register(run, make_current=make_current, signals=resolved.preemption_signals)
+    if resolved.console != "off":
+        run._capture_output()
     return run
 
 

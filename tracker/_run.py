@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from threading import get_ident
 from typing import Any
 
-from tracker import _journal, _process, _validate, console
+from tracker import _journal, _output, _process, _validate, console
 from tracker._config import Config
 from tracker._errors import StorageError, UsageError
 from tracker._journal import EVENT, MAX_STEP, RESERVED_KEYS, RUNTIME, STEP, TIMESTAMP
@@ -118,6 +118,7 @@ class Run:
         )
         self.summary = Summary(summary, self._journal_event)
         self._disabled_dir: str | None = None
+        self._capture: _output.Capture | None = None
 
     # ------------------------------------------------------------------ identity
     @property
@@ -278,6 +279,10 @@ class Run:
             if deferral is not None:
                 deferral.leave()
 
+    def _capture_output(self) -> None:
+        """Copy this process's stdout/stderr to the run's output.log until finish()."""
+        self._capture = _output.Capture(os.path.join(self._writer.paths.directory, _output.OUTPUT_FILE))
+
     def _store_rich_values(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Media files written (before the row that references them) and large arrays as histograms."""
         from tracker import _media  # encoders load only for runs that log rich values
@@ -401,6 +406,8 @@ class Run:
                 if owned and not self._disabled:
                     self._close_store(state, code)
             finally:
+                if self._capture is not None:
+                    self._capture.stop()
                 _process.unregister(self)
         if owned and not self._disabled:
             line = f"run {self.name} ({self.id}) {state}"

@@ -23,6 +23,13 @@ def _mode(argument: str, value: Any) -> str:
     return _validate.choice(argument, value, MODES)
 
 
+CONSOLE_MODES = ("auto", "wrap", "off")  # auto and wrap both copy Python's stdout/stderr to output.log
+
+
+def _console(argument: str, value: Any) -> str:
+    return _validate.choice(argument, value.lower() if isinstance(value, str) else value, CONSOLE_MODES)
+
+
 def _optional_identifier(argument: str, value: Any) -> str | None:
     return None if value is None else _validate.identifier(argument, value)
 
@@ -147,6 +154,8 @@ _FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "base_url": (None, _base_url),
     # arrays/lists above 32 values are stored as histograms unless this is true
     "keep_raw_arrays": (False, _bool),
+    # "off": the run's console output is not copied to its output.log
+    "console": ("auto", _console),
     "preemption_signals": (("SIGTERM", "SIGUSR2"), _signals),
     # extra entries for metadata.json, e.g. the Hydra job a launcher ran
     "run_metadata": (None, _metadata),
@@ -193,6 +202,7 @@ ENVIRONMENT: dict[str, str] = {
     "TRACKER_BASE_URL": "base_url",
     "TRACKER_PREEMPTION_SIGNALS": "preemption_signals",
     "TRACKER_KEEP_RAW_ARRAYS": "keep_raw_arrays",
+    "TRACKER_CONSOLE": "console",
 }
 
 

@@ -11,6 +11,7 @@ import click
 
 from tracker import console
 from tracker._layout import MEDIA_DIR
+from tracker._output import OUTPUT_FILE, tail
 from tracker.cli._common import CommandError, api, resolve_run, split_list, to_json
 from tracker.console import format_value
 
@@ -68,8 +69,10 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     sections = {"config": run.config, "summary": run.summary, "metadata": run.metadata}
     files = _files(run.files_dir)
     media = _media_counts(run.path)
+    # the end of the console output says why a run failed or crashed
+    output = tail(os.path.join(run.path, OUTPUT_FILE)) if run.state in ("failed", "crashed") else []
     if as_json:
-        console.out(to_json({**details, **sections, "files": files, "media": media}))
+        console.out(to_json({**details, **sections, "files": files, "media": media, "output_tail": output}))
         return
     console.table(
         f"run {run.project}/{run.id}",
@@ -84,6 +87,8 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     console.table("files", ["file"], [[name] for name in files] or [["(none)"]], stdout=True)
     media_rows = [[extension, str(count)] for extension, count in media.items()]
     console.table("media", ["type", "files"], media_rows or [["(none)", "0"]], stdout=True)
+    if output:
+        console.out(f"last lines of {OUTPUT_FILE}:\n" + "\n".join(output))
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
