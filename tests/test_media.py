@@ -346,3 +346,21 @@ def test_console_off_writes_no_output_log_and_streams_are_restored(store):
     print("not captured")
     quiet.finish()
     assert not os.path.exists(os.path.join(view_of(store, quiet).path, "output.log"))
+
+
+def test_sigterm_while_printing_finishes_the_run_and_ends_the_process(store):
+    """The preemption handler stops the capture from inside a print() of the same thread: no deadlock."""
+    script = f"""
+        import tracker
+        run = tracker.init(project="p", dir={str(store)!r}, id="printing")
+        while True:
+            print("step", flush=True)
+    """
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "step\n"
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=60) == -signal.SIGTERM
+    finally:
+        child.kill()
+    assert tracker.Api(store).run("p/printing").state == "preempted"

@@ -38,28 +38,42 @@ class _Tee:
 
 
 class Capture:
-    """The capture of one run; ``stop()`` puts the original streams back if nobody replaced them since."""
+    """The capture of one run; ``stop()`` puts the original streams back if nobody replaced them since.
+
+    A preemption signal can finish the run (and stop the capture) from inside an ``append`` of the same
+    thread, so the lock is reentrant and the descriptor is closed only once no append is using it.
+    """
 
     def __init__(self, path: str) -> None:
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._writing = 0
+        self._stopping = False
         self._stdout, self._stderr = _Tee(sys.stdout, self), _Tee(sys.stderr, self)
         sys.stdout, sys.stderr = self._stdout, self._stderr  # type: ignore[assignment]
 
     def append(self, text: str) -> None:
         """Best effort: a full disk or a closed log must never break the user's print()."""
         with self._lock:
-            if self._fd is None or not text:
+            if self._fd is None or self._stopping or not text:
                 return
-            with contextlib.suppress(OSError):
-                os.write(self._fd, text.encode("utf-8", "backslashreplace"))
+            self._writing += 1
+            try:
+                with contextlib.suppress(OSError):
+                    os.write(self._fd, text.encode("utf-8", "backslashreplace"))
+            finally:
+                self._writing -= 1
+                self._close_if_stopped()
+
+    def _close_if_stopped(self) -> None:
+        if self._stopping and not self._writing and self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def stop(self) -> None:
         with self._lock:
-            if self._fd is None:
-                return
-            os.close(self._fd)
-            self._fd = None
+            self._stopping = True
+            self._close_if_stopped()
         if sys.stdout is self._stdout:
             sys.stdout = self._stdout._stream
         if sys.stderr is self._stderr:
