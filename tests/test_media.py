@@ -364,3 +364,40 @@ def test_sigterm_while_printing_finishes_the_run_and_ends_the_process(store):
     finally:
         child.kill()
     assert tracker.Api(store).run("p/printing").state == "preempted"
+
+
+def test_system_metrics_are_sampled_apart_from_the_history(store):
+    pytest.importorskip("psutil")
+    from tests.conftest import wait_for
+
+    run = tracker.init(project="p", dir=store, settings={"system_metrics_interval": 0.05})
+    run.log({"loss": 1.0})
+    view = view_of(store, run)
+    wait_for(lambda: len(view.system_metrics()) >= 3, "three system samples")
+    run.finish()
+    samples = view.system_metrics()
+    assert all(sample["_runtime"] >= 0 for sample in samples)
+    for key in ("system/cpu_percent", "system/proc.memory.rss_mb", "system/memory_percent", "system/disk_percent"):
+        assert all(isinstance(sample[key], int | float) for sample in samples), key
+    assert samples[0]["system/proc.memory.rss_mb"] > 1
+    assert all(not key.startswith("system/") for row in view.history() for key in row)
+    assert not any(key.startswith("system/") for key in view.summary)
+
+
+def test_system_metrics_off_and_gpu_only_where_present(store):
+    run = tracker.init(project="p", dir=store, settings={"system_metrics": False})
+    run.finish()
+    assert view_of(store, run).system_metrics() == []
+    pynvml = pytest.importorskip("pynvml")
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        pytest.skip("no NVIDIA driver or GPU")
+    run = tracker.init(project="p", dir=store, settings={"system_metrics_interval": 0.05})
+    run.finish()
+    assert any(key.startswith("system/gpu.0.") for key in view_of(store, run).system_metrics()[0])
+
+
+def test_system_metrics_interval_is_validated():
+    with pytest.raises(tracker.UsageError, match="system_metrics_interval"):
+        tracker.init(project="p", settings={"system_metrics_interval": 0})

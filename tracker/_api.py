@@ -204,6 +204,12 @@ class RunView:
             if all(key in row for key in wanted):
                 yield {key: row[key] for key in kept if key in row}
 
+    def system_metrics(self) -> list[dict[str, Any]]:
+        """The background sampler's records (``system/...`` keys with ``_timestamp`` and ``_runtime``)."""
+        from tracker._system import read_samples
+
+        return list(read_samples(self.path))
+
     def media(self, keys: str | Iterable[str] | None = None) -> list[dict[str, Any]]:
         """The media references of the history (also inside lists), each with its ``_step`` and ``key``."""
         found: list[dict[str, Any]] = []

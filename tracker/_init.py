@@ -103,6 +103,8 @@ def init(
     _process.register(run, make_current=make_current, signals=resolved.preemption_signals)
     if resolved.console != "off":
         run._capture_output()
+    if resolved.system_metrics:
+        run._sample_system_metrics(resolved.system_metrics_interval)
     return run
 
 

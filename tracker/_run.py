@@ -119,6 +119,7 @@ class Run:
         self.summary = Summary(summary, self._journal_event)
         self._disabled_dir: str | None = None
         self._capture: _output.Capture | None = None
+        self._sampler: Any = None  # a _system.Sampler, imported only when metrics are on
 
     # ------------------------------------------------------------------ identity
     @property
@@ -283,6 +284,12 @@ class Run:
         """Copy this process's stdout/stderr to the run's output.log until finish()."""
         self._capture = _output.Capture(os.path.join(self._writer.paths.directory, _output.OUTPUT_FILE))
 
+    def _sample_system_metrics(self, interval: float) -> None:
+        """System metrics to the run's system.jsonl from a background thread, until finish()."""
+        from tracker import _system
+
+        self._sampler = _system.Sampler(self._writer.paths.directory, interval, self._start - self._runtime_offset)
+
     def _store_rich_values(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Media files written (before the row that references them) and large arrays as histograms."""
         from tracker import _media  # encoders load only for runs that log rich values
@@ -406,6 +413,8 @@ class Run:
                 if owned and not self._disabled:
                     self._close_store(state, code)
             finally:
+                if self._sampler is not None:
+                    self._sampler.stop()
                 if self._capture is not None:
                     self._capture.stop()
                 _process.unregister(self)
