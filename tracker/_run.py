@@ -249,8 +249,10 @@ class Run:
                 raise UsageError(f"log(): {key!r} is reserved; the tracker sets it")
         if step is not None and step.__class__ is not int:
             step = _checked_step(step)
-        if any(value.__class__ not in _PLAIN for value in data.values()):
-            data = self._store_rich_values(data)
+        for value in data.values():  # a plain loop: scalar-only rows pay one set lookup per value
+            if value.__class__ not in _PLAIN:
+                data = self._store_rich_values(data)
+                break
         # a critical section (see _process): a preemption signal waits until the row and summary agree
         deferral = _process.DEFERRAL if get_ident() == _process.MAIN_THREAD else None
         if deferral is not None:
