@@ -17,6 +17,10 @@ from tracker._settings import Settings
 
 if TYPE_CHECKING:
     from tracker._api import Api
+    from tracker._media import Audio, Histogram, Html, Image, Table, Video
+
+# rich data types: their module loads on first use, and their encoders (numpy, Pillow, imageio) only when made
+_MEDIA_TYPES = frozenset({"Audio", "Histogram", "Html", "Image", "Table", "Video"})
 
 __version__ = "0.1.0"
 
@@ -101,17 +105,27 @@ def __getattr__(name: str) -> Any:
         from tracker._api import Api
 
         return Api
+    if name in _MEDIA_TYPES:
+        from tracker import _media
+
+        return getattr(_media, name)
     raise AttributeError(f"module 'tracker' has no attribute {name!r}")
 
 
 __all__ = [
     "Api",
+    "Audio",
     "ConfigError",
     "Error",
+    "Histogram",
+    "Html",
+    "Image",
     "Run",
     "Settings",
     "StorageError",
+    "Table",
     "UsageError",
+    "Video",
     "config",
     "define_metric",
     "finish",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 from tracker import _layout, _validate, console
 from tracker._errors import Error, UsageError
@@ -43,6 +43,15 @@ def merge_rows(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         pending = dict(record)
     if pending is not None:
         yield pending
+
+
+def _references(value: Any) -> Iterator[dict[str, Any]]:
+    """Media references (dicts with a ``_type`` and a ``path``) in a history value."""
+    if isinstance(value, dict) and isinstance(value.get("_type"), str) and "path" in value:
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _references(item)
 
 
 class RunView:
@@ -170,14 +179,61 @@ class RunView:
     def files_dir(self) -> str:
         return self._paths.files
 
-    def history(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """Rows in step order; with ``keys``, only rows holding all of them, cut to those keys."""
+    def history(self, keys: str | Iterable[str] | None = None, samples: int | None = None) -> list[dict[str, Any]]:
+        """Rows in step order; with ``keys``, only rows holding all of them, cut to those keys; with
+        ``samples``, at most that many rows, evenly spaced and keeping the first and last."""
+        if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
+            raise UsageError(f"history(samples={samples!r}) must be a positive int")
+        rows = list(self.scan_history(keys))
+        if samples is None or len(rows) <= samples:
+            return rows
+        if samples == 1:
+            return rows[-1:]
+        last = len(rows) - 1
+        return [rows[round(index * last / (samples - 1))] for index in range(samples)]
+
+    def scan_history(self, keys: str | Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Rows one at a time, as ``history()`` filters them, without holding the whole history in memory."""
         rows = merge_rows(self._records())
         if keys is None:
-            return list(rows)
+            yield from rows
+            return
         wanted = [keys] if isinstance(keys, str) else list(keys)
         kept = ("_step", "_runtime", "_timestamp", *wanted)
-        return [{key: row[key] for key in kept if key in row} for row in rows if all(k in row for k in wanted)]
+        for row in rows:
+            if all(key in row for key in wanted):
+                yield {key: row[key] for key in kept if key in row}
+
+    def system_metrics(self) -> list[dict[str, Any]]:
+        """The background sampler's records (``system/...`` keys with ``_timestamp`` and ``_runtime``)."""
+        from tracker._system import read_samples
+
+        return list(read_samples(self.path))
+
+    def media(self, keys: str | Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """The media references of the history (also inside lists), each with its ``_step`` and ``key``."""
+        found: list[dict[str, Any]] = []
+        for row in self.scan_history(keys):
+            for key, value in row.items():
+                for reference in _references(value):
+                    found.append({"_step": row["_step"], "key": key, **reference})
+        return found
+
+    def file(self, path: str | dict[str, Any]) -> BinaryIO:
+        """Open a stored file of this run for reading: a path inside the run directory (``media/...``,
+        ``files/...``) or a media reference; a path that leads outside the run is refused."""
+        if isinstance(path, dict):
+            path = path.get("path")  # type: ignore[assignment]
+        if not isinstance(path, str) or not path:
+            raise UsageError(f"file(path={path!r}) needs a path inside the run directory or a media reference")
+        base = os.path.realpath(self.path)
+        target = os.path.realpath(os.path.join(base, path))
+        if os.path.commonpath([base, target]) != base or target == base:
+            raise UsageError(f"file(path={path!r}) leads outside run {self.id}'s directory")
+        try:
+            return open(target, "rb")
+        except OSError as error:
+            raise UsageError(f"file(path={path!r}): run {self.id} has no such file ({error.strerror})") from None
 
     def __repr__(self) -> str:
         return f"<RunView {self.project}/{self.id} {self.state}>"

@@ -100,6 +100,10 @@ def init(
         return run
     run = _open_run(resolved, config_data, run_mode, integrations)
     _process.register(run, make_current=make_current, signals=resolved.preemption_signals)
+    if resolved.console != "off":
+        run._capture_output()
+    if resolved.system_metrics:
+        run._sample_system_metrics(resolved.system_metrics_interval)
     return run
 
 
@@ -338,6 +342,7 @@ def _start(
         created_at=prior.run["created_at"] if prior else utc_now_iso(start),
         mode=mode,
         silent=resolved.silent,
+        keep_raw_arrays=resolved.keep_raw_arrays,
         record={
             "format_version": _layout.FORMAT_VERSION,
             "mode": mode,

@@ -16,6 +16,7 @@ HISTORY_FILE = "history.jsonl"
 LOCK_FILE = "lock"
 FILES_DIR = "files"
 LOGS_DIR = "logs"
+MEDIA_DIR = "media"
 DEBUG_LOG = "debug.log"
 RESUME_FILE = "resume.json"
 

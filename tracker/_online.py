@@ -29,7 +29,7 @@ _POLL_S = 0.2
 _BACKOFF_S = (0.2, 30.0)
 _MATERIALIZED = (("run", _layout.RUN_FILE), ("config", _layout.CONFIG_FILE), ("metadata", _layout.METADATA_FILE))
 # what of a run directory is uploaded as files (names relative to the run directory)
-_UPLOADED = (_layout.FILES_DIR, "media", "output.log")
+_UPLOADED = (_layout.FILES_DIR, "media", "output.log", "system.jsonl")
 _FILE_SCAN_S = 2.0
 
 

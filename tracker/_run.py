@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from threading import get_ident
 from typing import Any
 
-from tracker import _journal, _process, _validate, console
+from tracker import _journal, _output, _process, _validate, console
 from tracker._config import Config
 from tracker._errors import StorageError, UsageError
 from tracker._journal import EVENT, MAX_STEP, RESERVED_KEYS, RUNTIME, STEP, TIMESTAMP
@@ -24,6 +24,7 @@ from tracker._summary import Summary, SummaryState, parse_rule
 from tracker._writer import NullWriter, RunWriter
 
 SAVE_POLICIES = ("live", "now", "end")
+_PLAIN = frozenset({int, float, str, bool, type(None)})  # values a row can hold without conversion
 _STEP_WARNINGS_SHOWN = 5
 
 
@@ -88,8 +89,10 @@ class Run:
         silent: bool,
         record: dict[str, Any],
         log: DebugLog | None,
+        keep_raw_arrays: bool = False,
     ) -> None:
         self._identity = identity
+        self._keep_raw_arrays = keep_raw_arrays
         self._writer = writer
         self._disabled = mode == "disabled"
         self._mode = mode
@@ -118,6 +121,8 @@ class Run:
         self._streamer: Any = None  # online mode: the thread shipping the journal (tracker._online.Streamer)
         self._url: str | None = None
         self._upload_timeout = 0.0
+        self._capture: _output.Capture | None = None
+        self._sampler: Any = None  # a _system.Sampler, imported only when metrics are on
 
     # ------------------------------------------------------------------ identity
     @property
@@ -250,6 +255,10 @@ class Run:
                 raise UsageError(f"log(): {key!r} is reserved; the tracker sets it")
         if step is not None and step.__class__ is not int:
             step = _checked_step(step)
+        for value in data.values():  # a plain loop: scalar-only rows pay one set lookup per value
+            if value.__class__ not in _PLAIN:
+                data = self._store_rich_values(data)
+                break
         # a critical section (see _process): a preemption signal waits until the row and summary agree
         deferral = _process.DEFERRAL if get_ident() == _process.MAIN_THREAD else None
         if deferral is not None:
@@ -278,6 +287,26 @@ class Run:
         finally:
             if deferral is not None:
                 deferral.leave()
+
+    def _capture_output(self) -> None:
+        """Copy this process's stdout/stderr to the run's output.log until finish()."""
+        self._capture = _output.Capture(os.path.join(self._writer.paths.directory, _output.OUTPUT_FILE))
+
+    def _sample_system_metrics(self, interval: float) -> None:
+        """System metrics to the run's system.jsonl from a background thread, until finish()."""
+        from tracker import _system
+
+        self._sampler = _system.Sampler(self._writer.paths.directory, interval, self._start - self._runtime_offset)
+
+    def _store_rich_values(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Media files written (before the row that references them) and large arrays as histograms."""
+        from tracker import _media  # encoders load only for runs that log rich values
+
+        store = _media.MediaStore(self._writer.paths.directory)
+        try:
+            return _media.convert_row(data, store, self._keep_raw_arrays)
+        except OSError as error:
+            raise StorageError(f"run {self.id}: cannot write a media file: {error}") from error
 
     def _drop_decreasing_step(self, step: int, current: int) -> None:
         self._dropped_steps += 1
@@ -392,6 +421,10 @@ class Run:
                 if owned and not self._disabled:
                     self._close_store(state, code)
             finally:
+                if self._sampler is not None:
+                    self._sampler.stop()
+                if self._capture is not None:
+                    self._capture.stop()
                 _process.unregister(self)
         if owned and self._streamer is not None:
             self._streamer.finish(self._upload_timeout, silent=self._silent or bool(quiet), name=self.name)

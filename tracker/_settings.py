@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import signal
 from collections.abc import Callable, Mapping
@@ -21,6 +23,22 @@ def _mode(argument: str, value: Any) -> str:
     if isinstance(value, str):
         value = MODE_ALIASES.get(value.lower(), value.lower())
     return _validate.choice(argument, value, MODES)
+
+
+CONSOLE_MODES = ("auto", "wrap", "off")  # auto and wrap both copy Python's stdout/stderr to output.log
+
+
+def _console(argument: str, value: Any) -> str:
+    return _validate.choice(argument, value.lower() if isinstance(value, str) else value, CONSOLE_MODES)
+
+
+def _interval(argument: str, value: Any) -> float:
+    if isinstance(value, str) and _from_environment(argument):
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise UsageError(f"{argument}={value!r} must be a positive number of seconds")
+    return float(value)
 
 
 def _optional_identifier(argument: str, value: Any) -> str | None:
@@ -160,6 +178,13 @@ _FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     # online mode: how long finish() waits for the upload, and how often a quiet run says it is alive
     "upload_timeout": (30.0, _seconds),
     "heartbeat_interval": (10.0, _seconds),
+    # arrays/lists above 32 values are stored as histograms unless this is true
+    "keep_raw_arrays": (False, _bool),
+    # "off": the run's console output is not copied to its output.log
+    "console": ("auto", _console),
+    # CPU, memory, disk, network (and NVIDIA GPUs) sampled to system.jsonl by a background thread
+    "system_metrics": (True, _bool),
+    "system_metrics_interval": (10.0, _interval),
     "preemption_signals": (("SIGTERM", "SIGUSR2"), _signals),
     # extra entries for metadata.json, e.g. the Hydra job a launcher ran
     "run_metadata": (None, _metadata),
@@ -206,6 +231,10 @@ ENVIRONMENT: dict[str, str] = {
     "TRACKER_BASE_URL": "base_url",
     "TRACKER_API_KEY": "api_key",
     "TRACKER_PREEMPTION_SIGNALS": "preemption_signals",
+    "TRACKER_KEEP_RAW_ARRAYS": "keep_raw_arrays",
+    "TRACKER_CONSOLE": "console",
+    "TRACKER_SYSTEM_METRICS": "system_metrics",
+    "TRACKER_SYSTEM_METRICS_INTERVAL": "system_metrics_interval",
 }
 
 

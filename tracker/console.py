@@ -66,12 +66,22 @@ def table(
     console.print(rendered)
 
 
+_LONGEST_LIST = 8
+
+
 def format_value(value: Any) -> str:
-    """A table cell: floats to 4 significant digits, None as ``-``."""
+    """A table cell: floats to 4 significant digits, None as ``-``, media as their type and file, long lists
+    as their length (a cell must stay readable whatever was logged)."""
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, dict) and isinstance(kind := value.get("_type"), str):
+        if kind == "histogram":
+            return f"histogram ({len(value.get('values') or ())} bins)"
+        return f"{kind} {value.get('path', '')}".rstrip()
+    if isinstance(value, list | tuple) and len(value) > _LONGEST_LIST:
+        return f"[{len(value)} values]"
     return str(value)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from tracker import console
+from tracker._layout import MEDIA_DIR
+from tracker._output import OUTPUT_FILE, tail
 from tracker.cli._common import CommandError, api, resolve_run, split_list, to_json
 from tracker.console import format_value
 
@@ -23,9 +25,18 @@ def _files(root: str) -> list[str]:
     return sorted(found)
 
 
+def _media_counts(run_directory: str) -> dict[str, int]:
+    """Stored media files by extension, from the directory listing (the history is not read)."""
+    counts: dict[str, int] = {}
+    for name in _files(os.path.join(run_directory, MEDIA_DIR)):
+        extension = name.split(".", 1)[1] if "." in name else ""
+        counts[extension] = counts.get(extension, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """Nested dicts as dotted keys, for the key/value tables."""
-    if isinstance(value, dict) and value:
+    """Nested dicts as dotted keys, for the key/value tables; media references stay one cell."""
+    if isinstance(value, dict) and value and "_type" not in value:
         items = []
         for key, item in value.items():
             items.extend(_flatten(item, f"{prefix}{key}."))
@@ -57,8 +68,11 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     }
     sections = {"config": run.config, "summary": run.summary, "metadata": run.metadata}
     files = _files(run.files_dir)
+    media = _media_counts(run.path)
+    # the end of the console output says why a run failed or crashed
+    output = tail(os.path.join(run.path, OUTPUT_FILE)) if run.state in ("failed", "crashed") else []
     if as_json:
-        console.out(to_json({**details, **sections, "files": files}))
+        console.out(to_json({**details, **sections, "files": files, "media": media, "output_tail": output}))
         return
     console.table(
         f"run {run.project}/{run.id}",
@@ -71,6 +85,10 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
             title, ["key", "value"], [[key, format_value(value)] for key, value in _flatten(section)], stdout=True
         )
     console.table("files", ["file"], [[name] for name in files] or [["(none)"]], stdout=True)
+    media_rows = [[extension, str(count)] for extension, count in media.items()]
+    console.table("media", ["type", "files"], media_rows or [["(none)", "0"]], stdout=True)
+    if output:
+        console.out(f"last lines of {OUTPUT_FILE}:\n" + "\n".join(output))
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
