@@ -7,10 +7,13 @@ import signal
 import pytest
 
 import tracker
-from tests.conftest import run_python
+from tests.conftest import run_python, wait_for
 
 
 def final(store, run_id):
+    """The run once its process is gone: a short-lived helper (git, forked before exec) may still share the lock
+    description for an instant after the writer died, so wait for the state to settle rather than race it."""
+    wait_for(lambda: tracker.Api(store).run(f"p/{run_id}").state != "running", f"run {run_id} to end")
     return tracker.Api(store).run(f"p/{run_id}")
 
 
