@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, and_, insert, select, update
 
 import tracker
-from server.schema import api_keys, entities, memberships, users
+from server.schema import api_keys, entities, memberships, runs, users
 from tracker import _validate
 
 KEY_PREFIX = "trk_"
@@ -162,8 +162,6 @@ def add_anonymous(connection: Connection) -> tuple[str, str]:
 
 def claim_anonymous(connection: Connection, anonymous_entity: str, user: str) -> int:
     """Move an anonymous account's runs to a real user's entity; returns how many runs moved."""
-    from server.schema import runs
-
     source = connection.execute(
         select(entities.c.id).where(and_(entities.c.name == anonymous_entity, entities.c.kind == "anonymous"))
     ).scalar()

@@ -6,7 +6,6 @@ last value (NaN kept), so spikes and gaps stay visible without stride or random 
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,12 +15,9 @@ from sqlalchemy import Connection, Row, and_, select
 from server.schema import entities, history_chunks, runs, series_chunks
 from tracker._api import merge_rows
 from tracker._journal import record_problem
+from tracker._metadata import utc_now_iso
 
 X_AXES = ("step", "timestamp", "relative")
-
-
-def _iso(timestamp: float) -> str:
-    return _dt.datetime.fromtimestamp(timestamp, _dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def state_of(row: Row[Any], now: float, heartbeat_timeout: float) -> str:
@@ -45,7 +41,7 @@ def describe(row: Row[Any], now: float, heartbeat_timeout: float, *, full: bool 
         "state": state,
         "exit_code": row.exit_code if state != "crashed" else None,
         "created_at": row.created_at,
-        "updated_at": _iso(row.updated_at),
+        "updated_at": utc_now_iso(row.updated_at),
         "last_step": row.last_step,
         "rows": row.rows,
         "summary": row.summary,

@@ -6,11 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from tracker import _validate
+from tracker._api import STATES
 from tracker._errors import Error, UsageError
 from tracker._http import Client, Response
 from tracker._journal import decode_record
-
-STATES = ("running", "finished", "failed", "crashed", "preempted")
 
 
 def _answer(response: Response, what: str) -> Any:
