@@ -12,6 +12,7 @@ import math
 import time
 from array import array
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -19,12 +20,22 @@ from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.schema import history_chunks, journal_cursors, runs, series_chunks
-from tracker._journal import EVENT, FINAL_STATES, STEP, TIMESTAMP, record_problem
+from tracker._journal import (
+    EVENT,
+    FINAL_STATES,
+    MAX_STEP,
+    NONFINITE,
+    RUNTIME,
+    STEP,
+    TIMESTAMP,
+    record_problem,
+)
 
 IDENTITY_FIELDS = ("name", "group", "job_type", "tags", "notes", "created_at")
 RUN_STATES = ("running", "crashed", *FINAL_STATES)  # crashed: a run uploaded after its process died
 MAX_SERIES_KEY = 256
 _NUMBERS = {int, float}  # bools are not plotted
+_TIMES = {int, float, type(None)}
 
 
 class BatchError(ValueError):
@@ -120,11 +131,12 @@ def _run_pk(connection: Connection, entity_id: int, project: str, run_id: str, b
     return connection.execute(query).scalar_one()
 
 
-def _split(records: list[Any]) -> tuple[list[dict[str, Any]], list[bytes], list[dict[str, Any]]]:
+def _split(records: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """(rows as sent, their decoded copies, events); a malformed record fails the whole batch."""
     rows, decoded, events = [], [], []
     for index, record in enumerate(records):
-        copy = dict(record) if isinstance(record, dict) else record
+        # decoding non-finite numbers changes a record in place: only then is a copy needed
+        copy = dict(record) if isinstance(record, dict) and NONFINITE in record else record
         problem = record_problem(copy)
         if problem is not None:
             raise BatchError(f"records[{index}]: {problem}")
@@ -136,23 +148,45 @@ def _split(records: list[Any]) -> tuple[list[dict[str, Any]], list[bytes], list[
     return rows, decoded, events
 
 
-def _series(decoded: list[dict[str, Any]]) -> dict[str, tuple[bytes, bytes, bytes]]:
+def _uniform_columns(records: list[Any]) -> dict[str, tuple[Any, ...]] | None:
+    """Each key's column, when the batch is only well-formed rows with one set of keys (the usual batch).
+
+    Checked column by column, so a batch of thousands of rows costs a few passes in C rather than a
+    check per record; anything else (events, ragged keys, a doubtful value) returns None and takes
+    the record-by-record path, which also words the error.
+    """
+    if not records or set(map(type, records)) != {dict} or len(set(map(len, records))) != 1:
+        return None
+    keys = tuple(records[0])
+    if STEP not in keys or EVENT in keys or NONFINITE in keys:
+        return None
+    try:
+        table = list(map(itemgetter(*keys), records))
+    except KeyError:
+        return None
+    columns = dict(zip(keys, zip(*table, strict=True) if len(keys) > 1 else [tuple(table)], strict=True))
+    steps = columns[STEP]
+    if set(map(type, steps)) != {int} or min(steps) < 0 or max(steps) > MAX_STEP:
+        return None
+    for key in (RUNTIME, TIMESTAMP):
+        if key in columns and not set(map(type, columns[key])) <= _TIMES:
+            return None
+    return columns
+
+
+def _series(columns: dict[str, tuple[Any, ...]]) -> dict[str, tuple[bytes, bytes, bytes]]:
     """Per numeric key: packed steps, timestamps and values (NaN and infinities kept).
 
-    Built column by column: a key present as a number in every row (the usual case) shares the
-    batch's step and timestamp arrays, so a batch costs a few list passes per key, not work per value.
+    A key that is a number in every row (the usual case) shares the batch's step and timestamp
+    arrays, so a batch costs a few passes per key, not work per value.
     """
-    keys: dict[str, None] = {}
-    for row in decoded:
-        keys.update(dict.fromkeys(row))
-    steps = [row[STEP] for row in decoded]
-    stamps = [float(row.get(TIMESTAMP) or math.nan) for row in decoded]
+    steps = columns[STEP]
+    stamps = [math.nan if stamp is None else float(stamp) for stamp in columns.get(TIMESTAMP) or [None] * len(steps)]
     all_steps, all_stamps = array("q", steps).tobytes(), array("d", stamps).tobytes()
     series = {}
-    for key in keys:
-        if key[0] == "_" or len(key) > MAX_SERIES_KEY:
+    for key, column in columns.items():
+        if key.startswith("_") or len(key) > MAX_SERIES_KEY:
             continue
-        column = [row.get(key) for row in decoded]
         kinds = set(map(type, column))
         if kinds <= _NUMBERS:
             series[key] = (all_steps, all_stamps, array("d", column).tobytes())
@@ -166,6 +200,14 @@ def _series(decoded: list[dict[str, Any]]) -> dict[str, tuple[bytes, bytes, byte
     return series
 
 
+def _ragged_columns(decoded: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    """Columns of rows whose keys differ (a missing value is None, which no series keeps)."""
+    keys: dict[str, None] = {}
+    for row in decoded:
+        keys.update(dict.fromkeys(row))
+    return {key: tuple(row.get(key) for row in decoded) for key in keys}
+
+
 def apply(connection: Connection, entity_id: int, project: str, run_id: str, batch: dict[str, Any]) -> Outcome:
     """Apply one parsed batch inside the caller's transaction."""
     run_pk = _run_pk(connection, entity_id, project, run_id, batch)
@@ -176,7 +218,12 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
         if batch["end"] <= applied_to:
             return Outcome("duplicate", applied_to, run_pk)
         return Outcome("gap", applied_to, run_pk)
-    rows, decoded, events = _split(batch["records"])
+    columns = _uniform_columns(batch["records"])
+    if columns is not None:
+        rows, events = batch["records"], []
+    else:
+        rows, decoded, events = _split(batch["records"])
+        columns = _ragged_columns(decoded) if rows else {}
     now = time.time()
     values: dict[str, Any] = {"updated_at": now}
     if batch.get("live", True):  # the run's own process: the batch says it is alive
@@ -185,7 +232,7 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
         seq = connection.execute(
             select(func.coalesce(func.max(history_chunks.c.seq), -1) + 1).where(history_chunks.c.run_pk == run_pk)
         ).scalar_one()
-        first, last = decoded[0][STEP], max(row[STEP] for row in decoded)
+        first, last = columns[STEP][0], max(columns[STEP])
         connection.execute(
             insert(history_chunks).values(
                 run_pk=run_pk, seq=seq, first_step=first, last_step=last, count=len(rows), rows=orjson.dumps(rows)
@@ -203,7 +250,7 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
                 "timestamps": stamps,
                 "values": numbers,
             }
-            for key, (steps, stamps, numbers) in _series(decoded).items()
+            for key, (steps, stamps, numbers) in _series(columns).items()
         ]
         if chunks:
             connection.execute(insert(series_chunks), chunks)
