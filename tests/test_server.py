@@ -374,3 +374,35 @@ def test_run_files_are_uploaded_and_names_cannot_escape_their_run(server, store,
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code in (400, 404), name
     assert not list(server.data.rglob("escaped")) and not (server.data / "b").exists()
+
+
+def test_sigterm_drains_a_batch_in_flight(server):
+    """SIGTERM lands while a batch is being received: the server answers it, applies it, then exits.
+
+    `Expect: 100-continue` is the synchronisation point: the server says "100 Continue" only once the
+    app is handling the request and waiting for its body, so the signal cannot land before that.
+    """
+    import socket
+
+    key = server.user("alice")
+    body = orjson.dumps(
+        {"journal_id": "j", "offset": 0, "end": 10, "records": [{"_step": step, "x": step} for step in range(100)]}
+    )
+    head = (
+        f"POST /api/runs/alice/p/drained/batches HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as connection:
+        connection.sendall(head.encode())
+        reader = connection.makefile("rb")
+        assert reader.readline().startswith(b"HTTP/1.1 100")
+        reader.readline()  # the blank line that ends the interim response
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        connection.sendall(body)
+        status = reader.readline()
+        assert status.startswith(b"HTTP/1.1 200"), status
+    assert server.process.wait(timeout=120) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it drained
+    server.start()
+    status, run = http_get(server, key, "/api/runs/alice/p/drained")
+    assert status == 200 and run["rows"] == 100
