@@ -32,6 +32,8 @@ class RunFiles:
 
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
+        # path -> (size, mtime_ns, sha256): a listing hashes only what changed since this process last looked
+        self._digests: dict[str, tuple[int, int, str]] = {}
 
     def _path(self, run_pk: int, name: str) -> str:
         folder = os.path.join(self.root, str(run_pk))
@@ -44,7 +46,10 @@ class RunFiles:
         path = self._path(run_pk, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_atomic(path, data)
-        return checked_name(name), {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        digest = hashlib.sha256(data).hexdigest()
+        status = os.stat(path)
+        self._digests[path] = (status.st_size, status.st_mtime_ns, digest)
+        return checked_name(name), {"size": len(data), "sha256": digest}
 
     def read(self, run_pk: int, name: str) -> bytes | None:
         try:
@@ -61,7 +66,19 @@ class RunFiles:
                 if name.endswith(".tmp"):
                     continue
                 path = os.path.join(directory, name)
-                with open(path, "rb") as handle:
-                    digest = hashlib.sha256(handle.read()).hexdigest()
-                found[os.path.relpath(path, folder)] = {"size": os.path.getsize(path), "sha256": digest}
+                try:
+                    size, digest = self._digest(path)
+                except FileNotFoundError:  # replaced or removed meanwhile
+                    continue
+                found[os.path.relpath(path, folder)] = {"size": size, "sha256": digest}
         return found
+
+    def _digest(self, path: str) -> tuple[int, str]:
+        status = os.stat(path)
+        known = self._digests.get(path)
+        if known is not None and known[:2] == (status.st_size, status.st_mtime_ns):
+            return known[0], known[2]
+        with open(path, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        self._digests[path] = (status.st_size, status.st_mtime_ns, digest)
+        return status.st_size, digest
