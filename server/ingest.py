@@ -208,11 +208,44 @@ def _ragged_columns(decoded: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]
     return {key: tuple(row.get(key) for row in decoded) for key in keys}
 
 
+def _replaced(connection: Connection, run_pk: int, batch: dict[str, Any]) -> bool:
+    """A new journal of a run created at another moment: the client replaced the run (same id, resume off).
+
+    A resumed run keeps its creation time on every node, so only a replacement differs.
+    """
+    created_at = (batch.get("run") or {}).get("created_at")
+    if created_at is None:
+        return False
+    return connection.execute(select(runs.c.created_at).where(runs.c.id == run_pk)).scalar_one() != created_at
+
+
+def _forget(connection: Connection, run_pk: int) -> None:
+    """Drop what the server has of a replaced run, as the client did (uploaded files are overwritten as they come)."""
+    for table in (history_chunks, series_chunks, journal_cursors):
+        connection.execute(table.delete().where(table.c.run_pk == run_pk))
+    connection.execute(
+        update(runs)
+        .where(runs.c.id == run_pk)
+        .values(
+            rows=0,
+            last_step=None,
+            state="running",
+            exit_code=None,
+            preempting=False,
+            summary={},
+            config={},
+            run_metadata={},
+        )
+    )
+
+
 def apply(connection: Connection, entity_id: int, project: str, run_id: str, batch: dict[str, Any]) -> Outcome:
     """Apply one parsed batch inside the caller's transaction."""
     run_pk = _run_pk(connection, entity_id, project, run_id, batch)
     cursor_where = and_(journal_cursors.c.run_pk == run_pk, journal_cursors.c.journal_id == batch["journal_id"])
     position = connection.execute(select(journal_cursors.c.end_offset).where(cursor_where)).scalar()
+    if position is None and _replaced(connection, run_pk, batch):
+        _forget(connection, run_pk)
     applied_to = position or 0
     if batch["offset"] != applied_to:
         if batch["end"] <= applied_to:

@@ -406,3 +406,18 @@ def test_sigterm_drains_a_batch_in_flight(server):
     server.start()
     status, run = http_get(server, key, "/api/runs/alice/p/drained")
     assert status == 200 and run["rows"] == 100
+
+
+def test_a_run_replaced_under_the_same_id_replaces_the_server_copy(server, store):
+    key = server.user("alice")
+    code = f"""
+        import sys, tracker
+        with tracker.init(project="p", id="again", dir=sys.argv[1], settings={CHILD_SETTINGS}) as run:
+            for step in range(int(sys.argv[2])):
+                run.log({{"x": float(sys.argv[3])}})
+        """
+    run_child(code, client_env(server, key), str(store), "50", "1")
+    run_child(code, client_env(server, key), str(store), "20", "2")  # resume is off: the run is replaced
+    view = tracker.Api(base_url=server.url, api_key=key).run("alice/p/again")
+    assert [row["x"] for row in view.history()] == [2.0] * 20
+    assert view.summary["x"] == 2.0 and view.state == "finished"
