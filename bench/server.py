@@ -139,6 +139,14 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _report(child: subprocess.Popen[str]) -> dict[str, Any]:
+    """A client's JSON report: its last line of output (MLflow's client prints links before it)."""
+    output = child.communicate()[0]
+    if child.returncode != 0 or not output.strip():
+        raise RuntimeError(f"a benchmark client failed (exit {child.returncode}): {output[-500:]}")
+    return json.loads(output.strip().splitlines()[-1])
+
+
 def _spawn(code: str, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE, text=True)
 
@@ -156,7 +164,7 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int) -> dic
             assert child.stdout is not None and child.stdout.readline().strip() == "ready"
         started = time.time()
         go.touch()
-        reports = [json.loads(child.communicate()[0]) for child in children]
+        reports = [_report(child) for child in children]
         finished = max(report["done"] for report in reports)
         import tracker
 
@@ -254,7 +262,7 @@ def mlflow_backend(work: Path, db: str, clients: int, steps: int) -> dict[str, A
             assert child.stdout is not None and child.stdout.readline().strip() == "ready"
         started = time.time()
         go.touch()
-        reports = [json.loads(child.communicate()[0]) for child in children]
+        reports = [_report(child) for child in children]
         return {"metrics_per_s": clients * steps * 10 / (max(r["done"] for r in reports) - started)}
     finally:
         server.terminate()
