@@ -17,6 +17,7 @@ from tracker._settings import Settings
 
 if TYPE_CHECKING:
     from tracker._api import Api
+    from tracker._artifacts import Artifact
     from tracker._media import Audio, Histogram, Html, Image, Table, Video
 
 # rich data types: their module loads on first use, and their encoders (numpy, Pillow, imageio) only when made
@@ -55,6 +56,25 @@ def save(glob_str: str, base_path: str | None = None, policy: str = "live") -> l
 
 def mark_preempting() -> None:
     _current().mark_preempting()
+
+
+def log_artifact(
+    artifact_or_path: Any, name: str | None = None, type: str | None = None, aliases: list[str] | None = None
+) -> Any:
+    """Log an artifact to the current run; see Run.log_artifact."""
+    return _current().log_artifact(artifact_or_path, name=name, type=type, aliases=aliases)
+
+
+def use_artifact(artifact_or_name: Any, type: str | None = None, aliases: list[str] | None = None) -> Any:
+    """Record an artifact as an input of the current run; see Run.use_artifact."""
+    return _current().use_artifact(artifact_or_name, type=type, aliases=aliases)
+
+
+def restore(name: str, run_path: str | None = None, replace: bool = False, root: str | None = None) -> Any:
+    """Fetch a file saved with a run (``run.save``) into ``root`` and open it for reading (as wandb.restore)."""
+    from tracker._api import restore as restore_file
+
+    return restore_file(name, run_path=run_path, replace=replace, root=root, current=run)
 
 
 class _CurrentRunAttribute:
@@ -105,6 +125,10 @@ def __getattr__(name: str) -> Any:
         from tracker._api import Api
 
         return Api
+    if name == "Artifact":
+        from tracker._artifacts import Artifact
+
+        return Artifact
     if name in _MEDIA_TYPES:
         from tracker import _media
 
@@ -114,6 +138,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Api",
+    "Artifact",
     "Audio",
     "ConfigError",
     "Error",
@@ -131,8 +156,11 @@ __all__ = [
     "finish",
     "init",
     "log",
+    "log_artifact",
     "mark_preempting",
+    "restore",
     "run",
     "save",
     "summary",
+    "use_artifact",
 ]

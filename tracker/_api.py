@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from tracker import _layout, _validate, console
 from tracker._errors import Error, UsageError
@@ -25,6 +25,10 @@ from tracker._lock import is_held
 from tracker._metadata import utc_now_iso
 from tracker._settings import resolve_root_dir
 from tracker._summary import replay
+from tracker.atomic import write_atomic
+
+if TYPE_CHECKING:
+    from tracker._run import Run
 
 STATES = ("running", "finished", "failed", "crashed", "preempted")
 
@@ -235,6 +239,26 @@ class RunView:
         except OSError as error:
             raise UsageError(f"file(path={path!r}): run {self.id} has no such file ({error.strerror})") from None
 
+    def _artifacts(self, use: str) -> list[Any]:
+        from tracker._artifacts import ArtifactStore, lineage
+
+        root, found = _layout.root_of_run(self.path), []
+        for record in lineage(self.path):
+            if record["use"] == use:
+                try:
+                    found.append(ArtifactStore(root, record["project"]).get(record["name"], record["version"]))
+                except Error as error:
+                    self._warn(str(error))
+        return found
+
+    def logged_artifacts(self) -> list[Any]:
+        """The artifact versions this run logged, in order (as ``tracker.Artifact``, ready to ``download()``)."""
+        return self._artifacts("logged")
+
+    def used_artifacts(self) -> list[Any]:
+        """The artifact versions this run used as inputs, in order."""
+        return self._artifacts("used")
+
     def __repr__(self) -> str:
         return f"<RunView {self.project}/{self.id} {self.state}>"
 
@@ -333,6 +357,30 @@ class Api:
             raise Error(f"no run {project}/{run_id} in {self.root}")
         return view
 
+    def artifact(self, name: str, type: str | None = None) -> Any:
+        """One artifact version: ``project/name:alias`` or ``project/name:v3`` (``latest`` if no alias)."""
+        from tracker._artifacts import ArtifactStore, parse_reference
+
+        if not isinstance(name, str) or "/" not in name:
+            raise UsageError(f"artifact {name!r} must be 'project/name', 'project/name:alias' or 'project/name:v3'")
+        project, artifact_name, alias = parse_reference(name, "")
+        artifact = ArtifactStore(self.root, project).get(artifact_name, alias)
+        if type is not None and artifact.type != type:
+            raise UsageError(f"artifact {artifact.qualified_name} is of type {artifact.type!r}, not {type!r}")
+        return artifact
+
+    def artifact_versions(self, project: str, name: str) -> list[Any]:
+        """Every version of one artifact, oldest first."""
+        from tracker._artifacts import ArtifactStore
+
+        return ArtifactStore(self.root, project).versions(name)
+
+    def artifact_names(self, project: str) -> list[str]:
+        """The artifact names of a project."""
+        from tracker._artifacts import ArtifactStore
+
+        return ArtifactStore(self.root, project).names()
+
 
 def _is_name(name: str) -> bool:
     """Whether a directory name is a valid project (anything else under projects/ is not ours)."""
@@ -341,3 +389,24 @@ def _is_name(name: str) -> bool:
     except UsageError:
         return False
     return True
+
+
+def restore(name: str, *, run_path: str | None, replace: bool, root: str | None, current: Run | None) -> IO[str]:
+    """``tracker.restore``: the run's saved file ``name`` copied into ``root`` (default: the current run's
+    folder, else the cwd) unless it is there already, then opened for reading."""
+    if run_path is None:
+        if current is None:
+            raise UsageError("restore: run_path is needed without an active run (e.g. 'project/run_id')")
+        run_path = current.path
+    run_directory = os.path.dirname(current.dir) if current is not None else None
+    if run_directory is not None and os.path.isfile(os.path.join(run_directory, _layout.RUN_FILE)):
+        reader: Any = Api(dir=os.path.dirname(_layout.root_of_run(run_directory)))  # the current run's store
+    else:
+        reader = Api()
+    target = os.path.join(root if root is not None else (current.dir if current is not None else "."), name)
+    if replace or not os.path.exists(target):
+        with reader.run(run_path).file(f"{_layout.FILES_DIR}/{name}") as source:
+            data = source.read()
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        write_atomic(target, data)
+    return open(target, encoding="utf-8")

@@ -17,6 +17,8 @@ LOCK_FILE = "lock"
 FILES_DIR = "files"
 LOGS_DIR = "logs"
 MEDIA_DIR = "media"
+ARTIFACTS_DIR = "artifacts"
+ARTIFACTS_FILE = "artifacts.jsonl"
 DEBUG_LOG = "debug.log"
 RESUME_FILE = "resume.json"
 
@@ -36,6 +38,16 @@ def project_dir(root: str, project: str) -> str:
 
 def run_dir(root: str, project: str, run_id: str) -> str:
     return os.path.join(project_dir(root, project), run_id)
+
+
+def artifacts_dir(root: str, project: str) -> str:
+    """A project's artifacts: shared blobs and one folder of versions per name."""
+    return os.path.join(root, ARTIFACTS_DIR, project)
+
+
+def root_of_run(directory: str) -> str:
+    """The store a run directory (``<root>/projects/<project>/<id>``) belongs to."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(directory)))
 
 
 def trash_dir(root: str) -> str:

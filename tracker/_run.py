@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from threading import get_ident
 from typing import Any
 
-from tracker import _journal, _output, _process, _validate, console
+from tracker import _journal, _layout, _output, _process, _validate, console
 from tracker._config import Config
 from tracker._errors import StorageError, UsageError
 from tracker._journal import EVENT, MAX_STEP, RESERVED_KEYS, RUNTIME, STEP, TIMESTAMP
@@ -382,6 +382,97 @@ class Run:
             target = os.path.join(self.dir, "code", os.path.basename(program))
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copy2(program, target)
+
+    # ------------------------------------------------------------------ artifacts
+    def _artifact_store(self, project: str | None = None) -> Any:
+        from tracker._artifacts import ArtifactStore
+
+        return ArtifactStore(_layout.root_of_run(self._writer.paths.directory), project or self.project)
+
+    def log_artifact(
+        self,
+        artifact_or_path: Any,
+        name: str | None = None,
+        type: str | None = None,
+        aliases: list[str] | None = None,
+    ) -> Any:
+        """Store an Artifact (or a file or directory, wrapped in one) as its next version; returns it logged.
+
+        Content already stored under that name (same files, same digests) reuses its version; ``latest``
+        and the given ``aliases`` move to the version logged.
+        """
+        from tracker._artifacts import Artifact, _checked_alias, record_lineage
+
+        self._ensure_live("log_artifact()")
+        if isinstance(artifact_or_path, Artifact):
+            artifact = artifact_or_path
+        elif isinstance(artifact_or_path, str | os.PathLike):
+            path = os.fspath(artifact_or_path)
+            artifact = Artifact(name or os.path.basename(os.path.abspath(path)), type or "unspecified")
+            (artifact.add_dir if os.path.isdir(path) else artifact.add_file)(path)
+        else:
+            raise UsageError(
+                f"log_artifact: {artifact_or_path!r} must be a tracker.Artifact or a path, "
+                f"not {artifact_or_path.__class__.__name__}"
+            )
+        if isinstance(aliases, str):
+            aliases = [aliases]
+        chosen = [_checked_alias(alias) for alias in aliases or []]
+        if artifact.version is not None:
+            raise UsageError(f"log_artifact: {artifact.qualified_name} is already logged (make a new Artifact)")
+        if self._disabled:
+            return artifact
+        with _process.critical():
+            self._artifact_store().log(artifact, chosen, self.id)
+            record_lineage(self._writer.paths.directory, "logged", artifact)
+        return artifact
+
+    def use_artifact(self, artifact_or_name: Any, type: str | None = None, aliases: list[str] | None = None) -> Any:
+        """The artifact this run consumes (``name``, ``name:v3``, ``name:alias``, ``project/name:alias``, or an
+        Artifact), recorded as the run's input; ``download()`` it to get the files."""
+        from tracker._artifacts import Artifact, parse_reference, record_lineage
+
+        self._ensure_live("use_artifact()")
+        if isinstance(artifact_or_name, Artifact):
+            artifact = artifact_or_name
+            if artifact.version is None:
+                self.log_artifact(artifact, aliases=aliases)
+        elif isinstance(artifact_or_name, str):
+            project, name, alias = parse_reference(artifact_or_name, self.project)
+            if self._disabled:
+                raise UsageError("use_artifact: a disabled run has no store to read artifacts from")
+            artifact = self._artifact_store(project).get(name, alias)
+        else:
+            raise UsageError(
+                f"use_artifact: {artifact_or_name!r} must be a name such as 'data:latest' or a tracker.Artifact"
+            )
+        if type is not None and artifact.type != type:
+            raise UsageError(f"use_artifact: {artifact.qualified_name} is of type {artifact.type!r}, not {type!r}")
+        if not self._disabled:
+            record_lineage(self._writer.paths.directory, "used", artifact)
+        return artifact
+
+    def log_code(
+        self,
+        root: str | os.PathLike[str] = ".",
+        name: str | None = None,
+        include_fn: Callable[[str, str], bool] | None = None,
+        exclude_fn: Callable[[str, str], bool] | None = None,
+    ) -> Any:
+        """Save the source files under ``root`` (``*.py`` by default) as a ``code`` artifact; None if none match."""
+        from tracker import _artifacts
+
+        top = os.path.abspath(os.fspath(root))
+        if not os.path.isdir(top):
+            raise UsageError(f"log_code: root={os.fspath(root)!r} is not a directory")
+        include, exclude = include_fn or _artifacts.default_include, exclude_fn or _artifacts.default_exclude
+        artifact = _artifacts.Artifact(name or f"source-{self.project}-{self.id}", "code")
+        for path in _artifacts.code_files(top, include, exclude):
+            artifact.add_file(path, os.path.relpath(path, top).replace(os.sep, "/"))
+        if not artifact.manifest:
+            console.warn(f"log_code: no file under {top} was selected; nothing was logged")
+            return None
+        return self.log_artifact(artifact)
 
     # ------------------------------------------------------------------ lifecycle
     def mark_preempting(self) -> None:

@@ -34,6 +34,13 @@ def _media_counts(run_directory: str) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def _lineage(run: Any) -> list[dict[str, Any]]:
+    """The artifact versions a local run logged and used (a server's runs have none yet)."""
+    from tracker._artifacts import lineage
+
+    return lineage(run.path) if isinstance(run.path, str) and os.path.isdir(run.path) else []
+
+
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Nested dicts as dotted keys, for the key/value tables; media references stay one cell."""
     if isinstance(value, dict) and value and "_type" not in value:
@@ -69,10 +76,15 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     sections = {"config": run.config, "summary": run.summary, "metadata": run.metadata}
     files = _files(run.files_dir)
     media = _media_counts(run.path)
+    artifacts = _lineage(run)
     # the end of the console output says why a run failed or crashed
     output = tail(os.path.join(run.path, OUTPUT_FILE)) if run.state in ("failed", "crashed") else []
     if as_json:
-        console.out(to_json({**details, **sections, "files": files, "media": media, "output_tail": output}))
+        console.out(
+            to_json(
+                {**details, **sections, "files": files, "media": media, "artifacts": artifacts, "output_tail": output}
+            )
+        )
         return
     console.table(
         f"run {run.project}/{run.id}",
@@ -87,6 +99,8 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     console.table("files", ["file"], [[name] for name in files] or [["(none)"]], stdout=True)
     media_rows = [[extension, str(count)] for extension, count in media.items()]
     console.table("media", ["type", "files"], media_rows or [["(none)", "0"]], stdout=True)
+    artifact_rows = [[row["use"], f"{row['project']}/{row['name']}:{row['version']}", row["type"]] for row in artifacts]
+    console.table("artifacts", ["use", "artifact", "type"], artifact_rows or [["(none)", "", ""]], stdout=True)
     if output:
         console.out(f"last lines of {OUTPUT_FILE}:\n" + "\n".join(output))
 
