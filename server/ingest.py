@@ -148,20 +148,27 @@ def _split(records: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any
     return rows, decoded, events
 
 
-def _uniform_columns(records: list[Any]) -> dict[str, tuple[Any, ...]] | None:
-    """Each key's column, when the batch is only well-formed rows with one set of keys (the usual batch).
+def _fast_split(records: list[Any]) -> tuple[list[Any], list[Any], dict[str, tuple[Any, ...]]] | None:
+    """(rows, events, each key's column) when every row has one set of keys (the usual batch: rows, maybe
+    a few events such as a run's metric definitions or its finish), else None.
 
-    Checked column by column, so a batch of thousands of rows costs a few passes in C rather than a
-    check per record; anything else (events, ragged keys, a doubtful value) returns None and takes
-    the record-by-record path, which also words the error.
+    Rows are checked column by column, so a batch of thousands costs a few passes in C rather than a
+    check per record; anything doubtful returns None and takes the record-by-record path, which also
+    words the error.
     """
-    if not records or set(map(type, records)) != {dict} or len(set(map(len, records))) != 1:
+    if not records or set(map(type, records)) != {dict}:
         return None
-    keys = tuple(records[0])
-    if STEP not in keys or EVENT in keys or NONFINITE in keys:
+    rows = [record for record in records if STEP in record]
+    events = [record for record in records if STEP not in record] if len(rows) < len(records) else []
+    if not rows or any(record_problem(event) is not None for event in events):
+        return None
+    if len(set(map(len, rows))) != 1:
+        return None
+    keys = tuple(rows[0])
+    if EVENT in keys or NONFINITE in keys:
         return None
     try:
-        table = list(map(itemgetter(*keys), records))
+        table = list(map(itemgetter(*keys), rows))
     except KeyError:
         return None
     columns = dict(zip(keys, zip(*table, strict=True) if len(keys) > 1 else [tuple(table)], strict=True))
@@ -171,7 +178,7 @@ def _uniform_columns(records: list[Any]) -> dict[str, tuple[Any, ...]] | None:
     for key in (RUNTIME, TIMESTAMP):
         if key in columns and not set(map(type, columns[key])) <= _TIMES:
             return None
-    return columns
+    return rows, events, columns
 
 
 def _series(columns: dict[str, tuple[Any, ...]]) -> dict[str, tuple[bytes, bytes, bytes]]:
@@ -251,9 +258,9 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
         if batch["end"] <= applied_to:
             return Outcome("duplicate", applied_to, run_pk)
         return Outcome("gap", applied_to, run_pk)
-    columns = _uniform_columns(batch["records"])
-    if columns is not None:
-        rows, events = batch["records"], []
+    fast = _fast_split(batch["records"])
+    if fast is not None:
+        rows, events, columns = fast
     else:
         rows, decoded, events = _split(batch["records"])
         columns = _ragged_columns(decoded) if rows else {}
