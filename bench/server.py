@@ -6,9 +6,11 @@ For each backend it starts a fresh server, then N client processes at once, each
 10 scalars and finishing (which waits for the upload). Figures: metrics per second ingested (all rows
 of all clients, from the first client's start to the last row visible on the server), p50/p99 latency
 of ingest requests (from the server's request log), time from log() to visible through Api (probes),
-log() cost online vs offline on the caller's thread, and whether every returned log() reached the
-server. MLflow's server gets the same clients through `log_batch` (one call per step), scaled down
-when asked, on the same backends; its rate is per metric, so the two compare directly.
+log() cost online vs offline on the caller's thread, whether every returned log() reached the
+server, and the server's own capacity (batches encoded beforehand, posted over 4 connections: what the
+server takes when client-side logging is not competing for the same 2 cores). MLflow's server gets
+the same clients through `log_batch` (one call per step), scaled down when asked, on the same
+backends; its rate is per metric, so the two compare directly.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def _fresh_postgres(base: str, name: str) -> str:
 
 
 class TrackerServer:
-    def __init__(self, work: Path, db: str | None) -> None:
+    def __init__(self, work: Path, db: str | None, workers: int = 1) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data = work / "server"
@@ -110,7 +112,9 @@ class TrackerServer:
         self.key = key.stdout.strip().splitlines()[-1]
         with open(self.log, "wb") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
-                [_tracker_cli(), "server", "--port", str(self.port), *store], stderr=log, stdout=subprocess.DEVNULL
+                [_tracker_cli(), "server", "--port", str(self.port), "--workers", str(workers), *store],
+                stderr=log,
+                stdout=subprocess.DEVNULL,
             )
         _wait_http(f"{self.url}/api/health")
 
@@ -151,8 +155,8 @@ def _spawn(code: str, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE, text=True)
 
 
-def tracker_backend(work: Path, db: str | None, clients: int, steps: int) -> dict[str, Any]:
-    server = TrackerServer(work, db)
+def tracker_backend(work: Path, db: str | None, clients: int, steps: int, workers: int = 1) -> dict[str, Any]:
+    server = TrackerServer(work, db, workers)
     env = {**os.environ, "TRACKER_BASE_URL": server.url, "TRACKER_API_KEY": server.key, "TRACKER_SILENT": "true"}
     try:
         go = work / "go"
@@ -172,6 +176,7 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int) -> dic
         rows = {run.id: run._run["rows"] for run in api.runs("bench")}
         complete = all(rows.get(f"client{i}") == steps for i in range(clients))
         visible = _visibility(server, env, work)
+        capacity = _capacity(server)
         (work / "go-offline").touch()
         offline = json.loads(
             subprocess.run(
@@ -200,6 +205,7 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int) -> dic
             "batch_p99_ms": _quantile(latencies, 0.99),
             "batches": len(latencies),
             "visible_ms": visible,
+            "server_capacity_metrics_per_s": capacity,
             "log_online_median_us": statistics.median(report["median_us"] for report in reports),
             "log_online_mean_us": statistics.median(report["mean_us"] for report in reports),
             "log_offline_median_us": offline["median_us"],
@@ -208,6 +214,56 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int) -> dic
         }
     finally:
         server.stop()
+
+
+def _capacity(
+    server: TrackerServer, runs: int = 16, batches: int = 10, rows: int = 1000, connections: int = 4
+) -> float:
+    """Metrics per second the server ingests from batches encoded beforehand (no client logging in the way):
+    ``runs`` runs of ``batches`` batches of ``rows`` rows of 10 scalars, over ``connections`` connections."""
+    import http.client
+    import threading
+
+    import orjson
+
+    def body(run: int, batch: int) -> bytes:
+        first = batch * rows
+        records = [
+            {
+                "_step": step,
+                "_runtime": step * 0.01,
+                "_timestamp": 1.8e9 + step,
+                **{f"m{k}": step + k * 0.5 for k in range(10)},
+            }
+            for step in range(first, first + rows)
+        ]
+        return orjson.dumps({"journal_id": f"capacity{run}", "offset": batch, "end": batch + 1, "records": records})
+
+    work = [(run, [body(run, batch) for batch in range(batches)]) for run in range(runs)]
+    headers = {"Authorization": f"Bearer {server.key}", "Content-Type": "application/json"}
+    failures: list[str] = []
+
+    def send(assigned: list[tuple[int, list[bytes]]]) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
+        for run, bodies in assigned:
+            for data in bodies:
+                connection.request("POST", f"/api/runs/bench/capacity/run{run}/batches", data, headers)
+                answer = connection.getresponse()
+                answer.read()
+                if answer.status != 200:
+                    failures.append(f"{answer.status}")
+        connection.close()
+
+    threads = [threading.Thread(target=send, args=(work[index::connections],)) for index in range(connections)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"the capacity phase got non-200 answers: {failures[:5]}")
+    return runs * batches * rows * 10 / elapsed
 
 
 PROBE = textwrap.dedent("""
@@ -277,9 +333,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--postgres", help="a PostgreSQL URL (a fresh database is made in that server)")
     parser.add_argument("--mlflow", action="store_true", help="also run mlflow server on the same backends")
     parser.add_argument("--reps", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="tracker server --workers (uvicorn processes)")
     parser.add_argument("--output", type=Path, help="write the JSON result here")
     args = parser.parse_args(argv)
-    results: dict[str, Any] = {"clients": args.clients, "steps": args.steps, "tracker": {}, "mlflow": {}}
+    results: dict[str, Any] = {
+        "clients": args.clients,
+        "steps": args.steps,
+        "workers": args.workers,
+        "tracker": {},
+        "mlflow": {},
+    }
     backends = [("sqlite", None)] + ([("postgres", args.postgres)] if args.postgres else [])
     for name, base in backends:
         runs = []
@@ -287,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
             work = Path(tempfile.mkdtemp(prefix=f"bench-server-{name}-"))
             try:
                 db = _fresh_postgres(base, f"bench_tracker_{rep}") if base else None
-                runs.append(tracker_backend(work, db, args.clients, args.steps))
+                runs.append(tracker_backend(work, db, args.clients, args.steps, args.workers))
                 if args.mlflow:
                     mlflow_db = (
                         _fresh_postgres(base, f"bench_mlflow_{rep}").replace("postgresql://", "postgresql+psycopg://")

@@ -41,8 +41,10 @@ class Store:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            # transactions by SQLAlchemy, not by the driver, so that DDL (migrations) is transactional too
-            event.listen(self.engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
+            # transactions by SQLAlchemy, not by the driver, so that DDL (migrations) is transactional too;
+            # a write takes the write lock when it begins, so that writers in several worker processes queue
+            # (busy_timeout) instead of failing to upgrade a read snapshot that another writer made stale
+            event.listen(self.engine, "begin", _sqlite_begin)
         else:
             self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
         self._write_lock = threading.Lock()
@@ -51,8 +53,10 @@ class Store:
     def writing(self) -> Iterator[Connection]:
         """A write transaction (serialised for SQLite, concurrent for PostgreSQL)."""
         if self.sqlite:
-            with self._write_lock, self.engine.begin() as connection:
-                yield connection
+            with self._write_lock, self.engine.connect() as connection:
+                connection.execution_options(tracker_write=True)
+                with connection.begin():
+                    yield connection
         else:
             with self.engine.begin() as connection:
                 yield connection
@@ -77,6 +81,11 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get("tracker_write")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _sqlite_pragmas(connection: Any, _record: object) -> None:

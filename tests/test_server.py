@@ -421,3 +421,30 @@ def test_a_run_replaced_under_the_same_id_replaces_the_server_copy(server, store
     view = tracker.Api(base_url=server.url, api_key=key).run("alice/p/again")
     assert [row["x"] for row in view.history()] == [2.0] * 20
     assert view.summary["x"] == 2.0 and view.state == "finished"
+
+
+def test_several_worker_processes_share_one_sqlite_store(tmp_path, store):
+    """Two uvicorn workers write one SQLite file: concurrent writers queue for the lock, none fails."""
+    served = LiveServer(tmp_path / "workers", None, "--workers", "2").start()
+    try:
+        key = served.user("alice")
+        code = f"""
+            import sys, tracker
+            with tracker.init(project="p", id=sys.argv[2], dir=sys.argv[1], settings={CHILD_SETTINGS}) as run:
+                for step in range(3000):
+                    run.log({{"x": step}})
+            """
+        env = client_env(served, key)
+        children = [
+            subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), str(store), f"w{index}"], env=env)
+            for index in range(4)
+        ]
+        assert [child.wait(timeout=300) for child in children] == [0, 0, 0, 0]
+        api = tracker.Api(base_url=served.url, api_key=key)
+        assert {run.id: run._run["rows"] for run in api.runs("p")} == {f"w{index}": 3000 for index in range(4)}
+        statuses = [
+            orjson.loads(line).get("status") for line in served.log.read_text().splitlines() if "status" in line
+        ]
+        assert statuses and not [status for status in statuses if status >= 500]  # no batch failed to be retried
+    finally:
+        served.stop()
