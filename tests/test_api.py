@@ -187,3 +187,13 @@ def test_git_commit_and_branch_are_read_from_files_at_init(tmp_path, store, layo
     found = git_head(str(where / "job.py"))
     assert found == {"root": str(where), "commit": head, "branch": branch}
     assert git_head(str(tmp_path / "elsewhere" / "job.py")) is None
+
+
+def test_the_package_docstring_example_runs_and_proxies_answer_probes():
+    import doctest
+
+    assert not hasattr(tracker.config, "__wrapped__")  # a probe without a run is a plain AttributeError
+    with pytest.raises(AttributeError, match="no active run"):
+        _ = tracker.summary.anything
+    results = doctest.testmod(tracker, verbose=False)
+    assert results.attempted >= 3 and results.failed == 0
