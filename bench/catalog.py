@@ -70,6 +70,18 @@ WORKLOADS: dict[str, Workload] = {
                 Metric("list_s", "list 10,000 runs", "s", "lower", per="listed_runs"),
             ),
         ),
+        Workload(
+            "media",
+            "7. rich data: 1,000 log() with a 64x64 image; a 100 MB artifact",
+            (
+                Metric("image_log_us", "Image(array) + log(), median", "us", "lower"),
+                Metric("image_e2e_s", "init to finish of the image run", "s", "lower", per="images"),
+                Metric("media_disk_bytes", "bytes on disk of the root (both runs + artifact)", "bytes", "lower"),
+                Metric("artifact_log_s", "log_artifact() call, 100 MB file", "s", "lower"),
+                Metric("artifact_finish_s", "log_artifact() through finish()", "s", "lower"),
+                Metric("artifact_download_s", "download() of that version", "s", "lower"),
+            ),
+        ),
     )
 }
 
@@ -89,6 +101,8 @@ class Scale:
     sweep_steps: int = 500
     history_steps: int = 100_000
     list_runs: int = 10_000
+    media_images: int = 1000
+    artifact_mb: int = 100
     fixture_cap_s: float | None = None  # --quick: stop building a reading fixture after this long
     child_timeout_s: float = 3600.0
     pair_each_peer: bool = True  # False: one baseline run per repetition shared by every peer

@@ -249,6 +249,13 @@ class Runner:
         notes = {"*": [f"{s.sweep_runs} runs, not {FULL.sweep_runs} (quick)"]} if scaled else {}
         return {"sweep_s": wall, "runs": s.sweep_runs}, notes
 
+    def _w_media(self, tool: str, root: Path) -> Measured:
+        s = self.scale
+        values = self._script(tool, "media", root, images=s.media_images, artifact_mb=s.artifact_mb)
+        values["media_disk_bytes"] = procs.disk_bytes(root)
+        note = values.pop("artifact_download_note", None)
+        return values, {"artifact_download_s": [note]} if note else {}
+
     def _fixture(self, tool: str, kind: str) -> Values:
         """Build (once per tool and benchmark run) the data the reading workload reads back."""
         key = (tool, kind)

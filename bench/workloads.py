@@ -165,6 +165,48 @@ def list_runs(adapter: Adapter, root: Path, spec: Spec) -> Result:
     return {"list_s": time.perf_counter() - t0, "listed_runs": len(ids)}
 
 
+def media(adapter: Adapter, root: Path, spec: Spec) -> Result:
+    """One run logging ``images`` 64x64 images (with a scalar), then one run logging a file of
+    ``artifact_mb`` MB as an artifact, then downloading it where the tool can."""
+    import numpy as np
+
+    adapter.prepare(root)
+    count: int = spec["images"]
+    arrays = np.random.default_rng(0).integers(0, 256, (count, 64, 64, 3), dtype=np.uint8)
+    durations = [0] * count
+    clock = time.perf_counter_ns
+    t0 = time.perf_counter()
+    run = adapter.init(root, PROJECT, {"workload": "media"})
+    for step in range(count):
+        c0 = clock()
+        adapter.log(run, {"image": adapter.image(arrays[step]), "x": float(step)}, step)
+        durations[step] = clock() - c0
+    adapter.finish(run)
+    result: Result = {
+        "image_log_us": statistics.median(durations) / 1000,
+        "image_e2e_s": time.perf_counter() - t0,
+        "images": count,
+    }
+    payload = root.parent / "payload" / "data.bin"
+    payload.parent.mkdir(parents=True, exist_ok=True)
+    with open(payload, "wb") as handle:
+        for _ in range(spec["artifact_mb"]):
+            handle.write(os.urandom(1 << 20))
+    run = adapter.init(root, PROJECT, {"workload": "artifact"})
+    t0 = time.perf_counter()
+    adapter.log_artifact(run, payload, "payload")
+    result["artifact_log_s"] = time.perf_counter() - t0
+    adapter.finish(run)
+    result["artifact_finish_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    try:
+        adapter.download_artifact(root, PROJECT, "payload", root.parent / "downloaded")
+        result["artifact_download_s"] = time.perf_counter() - t0
+    except NotImplementedError as error:
+        result["artifact_download_note"] = str(error)
+    return result
+
+
 SCRIPTS: dict[str, Callable[[Adapter, Path, Spec], Result]] = {
     f.__name__: f
     for f in (
@@ -177,6 +219,7 @@ SCRIPTS: dict[str, Callable[[Adapter, Path, Spec], Result]] = {
         read_history,
         runs_fixture,
         list_runs,
+        media,
     )
 }
 

@@ -7,6 +7,7 @@ existence never leaks. Request bodies are capped (413), and each request is one 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -442,6 +443,9 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
             raise HTTPException(404, f"run {entity}/{project}/{run_id} has no file {path!r}")
         return Response(data, media_type="application/octet-stream")
 
+    from server import artifacts
+
+    app.include_router(artifacts.routes(os.path.join(os.path.dirname(settings.files_dir), "entities")))
     return _BodyLimit(app, settings.max_body)  # type: ignore[return-value]
 
 

@@ -16,7 +16,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 
@@ -82,6 +82,12 @@ def _file_digest(path: str) -> tuple[str, int]:
         return hashlib.file_digest(handle, "sha256").hexdigest(), os.fstat(handle.fileno()).st_size
 
 
+class BlobSource(Protocol):
+    """Where a logged artifact's files come from: a local store, or a tracking server."""
+
+    def materialise(self, digest: str, destination: str, what: str) -> None: ...
+
+
 class ArtifactEntry:
     """One file of an artifact: where it comes from before logging, its digest and size once known."""
 
@@ -122,7 +128,7 @@ class Artifact:
         self.aliases: list[str] = []
         self.created_at: str | None = None
         self.logged_by: str | None = None
-        self._store: ArtifactStore | None = None
+        self._store: BlobSource | None = None
 
     # ------------------------------------------------------------------ building
     def _ensure_draft(self, what: str) -> None:
@@ -245,7 +251,7 @@ class ArtifactStore:
         self.directory = _layout.artifacts_dir(root, project)
         self._blobs = os.path.join(self.directory, "blobs")
 
-    def _blob(self, digest: str) -> str:
+    def blob_path(self, digest: str) -> str:
         return os.path.join(self._blobs, digest[:2], digest)
 
     def _name_dir(self, name: str) -> str:
@@ -256,7 +262,7 @@ class ArtifactStore:
         assert entry.source is not None
         os.makedirs(self._blobs, exist_ok=True)
         temporary, entry.digest, entry.size = _copy_hashing(entry.source, self._blobs)
-        blob = self._blob(entry.digest)
+        blob = self.blob_path(entry.digest)
         if os.path.exists(blob):
             os.unlink(temporary)
             return
@@ -270,42 +276,59 @@ class ArtifactStore:
             if entry.source is not None:
                 self._store_file(entry)
         files = {path: artifact._entries[path].to_json() for path in sorted(artifact._entries)}
+        manifest, table = self.commit(
+            artifact.name, artifact.type, artifact.description, artifact.metadata, files, aliases, run_id
+        )
+        fill(artifact, manifest, table, self.project, self)
+
+    def commit(
+        self,
+        name: str,
+        type: str,
+        description: str | None,
+        metadata: dict[str, Any],
+        files: dict[str, dict[str, Any]],
+        aliases: list[str],
+        logged_by: str | None,
+    ) -> tuple[dict[str, Any], dict[str, int]]:
+        """Record a version whose blobs are stored: (its manifest, the name's aliases after the move).
+
+        A manifest equal to an existing version's reuses that version; only its aliases move.
+        """
         digest = hashlib.sha256(orjson.dumps(files, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        directory = self._name_dir(artifact.name)
+        directory = self._name_dir(name)
         os.makedirs(directory, exist_ok=True)
         with _exclusive(os.path.join(directory, "lock")):
-            versions = self._versions(artifact.name)
+            versions = self._versions(name)
             same = next((number for number, manifest in versions.items() if manifest["digest"] == digest), None)
             if same is not None:
                 manifest = versions[same]
-                if manifest["type"] != artifact.type:
-                    raise UsageError(
-                        f"artifact {artifact.name!r} is of type {manifest['type']!r}, not {artifact.type!r}"
-                    )
+                if manifest["type"] != type:
+                    raise UsageError(f"artifact {name!r} is of type {manifest['type']!r}, not {type!r}")
             else:
-                if versions and versions[max(versions)]["type"] != artifact.type:
+                if versions and versions[max(versions)]["type"] != type:
                     existing = versions[max(versions)]["type"]
-                    raise UsageError(f"artifact {artifact.name!r} is of type {existing!r}, not {artifact.type!r}")
+                    raise UsageError(f"artifact {name!r} is of type {existing!r}, not {type!r}")
                 number = max(versions) + 1 if versions else 0
                 manifest = {
                     "format": MANIFEST_FORMAT,
-                    "name": artifact.name,
-                    "type": artifact.type,
+                    "name": name,
+                    "type": type,
                     "version": number,
                     "digest": digest,
-                    "description": artifact.description,
-                    "metadata": artifact.metadata,
+                    "description": description,
+                    "metadata": metadata,
                     "created_at": utc_now_iso(time.time()),
-                    "logged_by": run_id,
+                    "logged_by": logged_by,
                     "files": files,
                 }
                 write_atomic(os.path.join(directory, f"v{number}.json"), orjson.dumps(manifest))
             number = manifest["version"]
-            table = self._aliases(artifact.name)
+            table = self._aliases(name)
             for alias in (LATEST, *aliases):
                 table[alias] = number
             write_atomic(os.path.join(directory, "aliases.json"), orjson.dumps(table, option=orjson.OPT_SORT_KEYS))
-        self._fill(artifact, manifest, table)
+        return manifest, table
 
     # ------------------------------------------------------------------ reading
     def _versions(self, name: str) -> dict[int, dict[str, Any]]:
@@ -352,7 +375,7 @@ class ArtifactStore:
         found = []
         for _, manifest in sorted(self._versions(name).items()):
             artifact = Artifact(manifest["name"], manifest["type"])
-            self._fill(artifact, manifest, table)
+            fill(artifact, manifest, table, self.project, self)
             found.append(artifact)
         return found
 
@@ -372,27 +395,12 @@ class ArtifactStore:
             raise Error(f"artifact {self.project}/{name} has no alias {alias!r} (it has {', '.join(sorted(table))})")
         manifest = self._manifest(name, number)
         artifact = Artifact(manifest["name"], manifest["type"])
-        self._fill(artifact, manifest, table)
+        fill(artifact, manifest, table, self.project, self)
         return artifact
-
-    def _fill(self, artifact: Artifact, manifest: dict[str, Any], table: dict[str, int]) -> None:
-        number = manifest["version"]
-        artifact.description, artifact.metadata = manifest.get("description"), manifest.get("metadata") or {}
-        artifact._entries = {
-            path: ArtifactEntry(path, ref=entry.get("ref"), digest=entry.get("digest"), size=entry.get("size", 0))
-            for path, entry in manifest["files"].items()
-        }
-        artifact.project, artifact.version, artifact.digest = self.project, f"v{number}", manifest["digest"]
-        artifact.aliases = sorted(alias for alias, version in table.items() if version == number)
-        artifact.created_at, artifact.logged_by = manifest.get("created_at"), manifest.get("logged_by")
-        artifact._store = self
-        if artifact._staging is not None:
-            artifact._staging.cleanup()
-            artifact._staging = None
 
     def materialise(self, digest: str, destination: str, what: str) -> None:
         """Copy a blob to ``destination``, checking its digest on the way; a damaged blob is an Error."""
-        blob = self._blob(digest)
+        blob = self.blob_path(digest)
         if os.path.isfile(destination) and _file_digest(destination)[0] == digest:
             return
         os.makedirs(os.path.dirname(destination), exist_ok=True)
@@ -405,6 +413,23 @@ class ArtifactStore:
             raise Error(f"{what}: its stored copy {blob} is damaged (sha256 {found}, expected {digest})")
         os.chmod(temporary, 0o644)
         os.replace(temporary, destination)
+
+
+def fill(artifact: Artifact, manifest: dict[str, Any], table: dict[str, int], project: str, store: BlobSource) -> None:
+    """Make ``artifact`` the logged version ``manifest`` describes; ``store`` materialises its blobs."""
+    number = manifest["version"]
+    artifact.description, artifact.metadata = manifest.get("description"), manifest.get("metadata") or {}
+    artifact._entries = {
+        path: ArtifactEntry(path, ref=entry.get("ref"), digest=entry.get("digest"), size=entry.get("size", 0))
+        for path, entry in manifest["files"].items()
+    }
+    artifact.project, artifact.version, artifact.digest = project, f"v{number}", manifest["digest"]
+    artifact.aliases = sorted(alias for alias, version in table.items() if version == number)
+    artifact.created_at, artifact.logged_by = manifest.get("created_at"), manifest.get("logged_by")
+    artifact._store = store
+    if artifact._staging is not None:
+        artifact._staging.cleanup()
+        artifact._staging = None
 
 
 @contextlib.contextmanager
@@ -466,6 +491,7 @@ def record_lineage(run_directory: str, use: str, artifact: Artifact) -> None:
             "version": artifact.version,
             "type": artifact.type,
             "digest": artifact.digest,
+            "aliases": artifact.aliases,
         },
         option=orjson.OPT_APPEND_NEWLINE,
     )

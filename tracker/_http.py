@@ -51,9 +51,18 @@ class Client:
         return self._connection
 
     def request(
-        self, method: str, path: str, body: bytes | None = None, query: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        query: dict[str, Any] | None = None,
+        *,
+        raw: bool = False,
     ) -> Response:
-        """One request; ServerUnreachable when the server cannot be reached (after one reconnect)."""
+        """One request; ServerUnreachable when the server cannot be reached (after one reconnect).
+
+        ``raw``: a 200 answer's body is kept as bytes (a file), not parsed as JSON.
+        """
         url = self._prefix + path + (f"?{urllib.parse.urlencode(query, doseq=True)}" if query else "")
         headers = {"Accept": "application/json"}
         if body is not None:
@@ -73,6 +82,8 @@ class Client:
                     raise ServerUnreachable(
                         f"{self.base_url} did not answer ({type(error).__name__}: {error})"
                     ) from None
+        if raw and response.status == 200:
+            return Response(200, data)
         try:
             parsed = orjson.loads(data) if data else None
         except orjson.JSONDecodeError:

@@ -29,7 +29,7 @@ _POLL_S = 0.2
 _BACKOFF_S = (0.2, 30.0)
 _MATERIALIZED = (("run", _layout.RUN_FILE), ("config", _layout.CONFIG_FILE), ("metadata", _layout.METADATA_FILE))
 # what of a run directory is uploaded as files (names relative to the run directory)
-_UPLOADED = (_layout.FILES_DIR, "media", "output.log", "system.jsonl")
+_UPLOADED = (_layout.FILES_DIR, "media", "output.log", "system.jsonl", _layout.ARTIFACTS_FILE)
 _FILE_SCAN_S = 2.0
 
 
@@ -140,6 +140,7 @@ class Uploader:
         self._remote_files: dict[str, Any] | None = None
         self._exists = False  # the server has the run (files can only be added to a run it has)
         self._file_signatures: dict[str, tuple[int, int]] = {}
+        self._artifacts: Any = None  # an ArtifactShipper once the run logs an artifact
 
     def start(self) -> None:
         """Ask the server how far it has this journal (0 for a run it does not know)."""
@@ -294,7 +295,24 @@ class Uploader:
                 self._check(answer)
                 sent += 1
             self._file_signatures[name] = signature
+        self._send_artifacts()
         return sent
+
+    def _send_artifacts(self) -> None:
+        """Ship the artifact versions the run logged (imported only once it has logged one)."""
+        if self._artifacts is None:
+            if not os.path.exists(os.path.join(self.paths.directory, _layout.ARTIFACTS_FILE)):
+                return
+            from tracker._artifact_remote import ArtifactShipper
+
+            entity = self.path.split("/")[3]  # /api/runs/<entity>/<project>/<run id>
+            self._artifacts = ArtifactShipper(self.client, entity, self.paths.directory)
+        self._artifacts.send()
+
+    @property
+    def artifacts_refused(self) -> list[str]:
+        """Why the server refused artifact versions of this run (each was skipped)."""
+        return list(self._artifacts.refused) if self._artifacts is not None else []
 
     def upload_all(self) -> None:
         """Send everything there is now: the journal, the materialized files, the run's files (tracker sync)."""
@@ -373,6 +391,8 @@ class Streamer:
         if left and not self._done.is_set():
             console.info(f"run {name}: uploading {left / 1024:.0f} KiB to {self._remote.base_url}", silent=silent)
         self._done.wait(timeout)
+        for problem in uploader.artifacts_refused if uploader is not None else ():
+            console.warn(f"run {name}: {problem}; it stays in the local store")
         if self.refused is not None:
             console.warn(
                 f"run {name}: the upload stopped ({self.refused}); the run is complete on disk, "

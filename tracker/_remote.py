@@ -69,6 +69,41 @@ class RemoteRunView:
         body = _answer(self._client.get(f"/api/runs/{self.path}/history", keys=wanted or None), f"run {self.path}")
         return [row for row in (decode_record(_encoded(row)) for row in body["rows"]) if row is not None]
 
+    def _artifacts(self, use: str) -> list[Any]:
+        """The run's lineage (its uploaded artifacts.jsonl) matched by content to the server's versions."""
+        import orjson
+
+        from tracker._artifact_remote import base_path, server_artifact
+
+        answer = self._client.request("GET", f"/api/runs/{self.path}/files/artifacts.jsonl", raw=True)
+        if answer.status == 404:
+            return []
+        lines = _answer(answer, f"run {self.path}").split(b"\n")[:-1]
+        versions: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        found = []
+        for line in lines:
+            record = orjson.loads(line)
+            if record.get("use") != use:
+                continue
+            key = (record["project"], record["name"])
+            if key not in versions:
+                url = f"{base_path(self.entity, key[0])}/names/{key[1]}/versions"
+                reply = self._client.get(url)
+                versions[key] = reply.body["versions"] if reply.status == 200 else []
+            for described in versions[key]:
+                if described["digest"] == record["digest"]:
+                    found.append(server_artifact(self._client, self.entity, key[0], described))
+                    break
+        return found
+
+    def logged_artifacts(self) -> list[Any]:
+        """The artifact versions this run logged that reached the server, in order."""
+        return self._artifacts("logged")
+
+    def used_artifacts(self) -> list[Any]:
+        """The artifact versions this run used that are on the server, in order."""
+        return self._artifacts("used")
+
     def __repr__(self) -> str:
         return f"<RemoteRunView {self.path} {self.state}>"
 
@@ -129,3 +164,42 @@ class RemoteApi:
         for part, what in zip(parts, ("entity", "project", "run id"), strict=True):
             _validate.identifier(f"run path {path!r}: {what}", part)
         return RemoteRunView(self._client, _answer(self._client.get(f"/api/runs/{'/'.join(parts)}"), f"run {path}"))
+
+    def _artifact_base(self, project: str, entity: str | None) -> tuple[str, str, str]:
+        from tracker._artifact_remote import base_path
+
+        entity = _validate.identifier("entity", entity) if entity is not None else self.viewer()["entity"]
+        _validate.identifier("project", project)
+        return entity, project, base_path(entity, project)
+
+    def artifact(self, name: str, type: str | None = None) -> Any:
+        """One artifact version on the server: ``[entity/]project/name[:alias|:v3]`` (``latest`` if no alias)."""
+        from tracker._artifact_remote import server_artifact
+        from tracker._artifacts import checked_name
+
+        path, _, alias = name.partition(":") if isinstance(name, str) else ("", "", "")
+        parts = path.split("/")
+        if len(parts) not in (2, 3):
+            raise UsageError(f"artifact {name!r} must be '[entity/]project/name', with ':alias' or ':v3' if wanted")
+        entity, project, base = self._artifact_base(parts[-2], parts[0] if len(parts) == 3 else None)
+        artifact_name = checked_name(f"artifact {name!r}: name", parts[-1])
+        alias = checked_name(f"artifact {name!r}: alias", alias or "latest")
+        described = _answer(self._client.get(f"{base}/names/{artifact_name}/{alias}"), f"artifact {name}")
+        artifact = server_artifact(self._client, entity, project, described)
+        if type is not None and artifact.type != type:
+            raise UsageError(f"artifact {artifact.qualified_name} is of type {artifact.type!r}, not {type!r}")
+        return artifact
+
+    def artifact_versions(self, project: str, name: str, *, entity: str | None = None) -> list[Any]:
+        """Every version of one artifact on the server, oldest first."""
+        from tracker._artifact_remote import server_artifact
+        from tracker._artifacts import checked_name
+
+        entity, project, base = self._artifact_base(project, entity)
+        body = _answer(self._client.get(f"{base}/names/{checked_name('name', name)}/versions"), f"artifact {name}")
+        return [server_artifact(self._client, entity, project, described) for described in body["versions"]]
+
+    def artifact_names(self, project: str, *, entity: str | None = None) -> list[str]:
+        """The artifact names of a project on the server."""
+        base = self._artifact_base(project, entity)[2]
+        return list(_answer(self._client.get(f"{base}/names"), f"artifacts of {project}")["names"])

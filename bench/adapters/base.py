@@ -59,6 +59,19 @@ class Adapter(ABC):
     @abstractmethod
     def finish(self, run: Any) -> None: ...
 
+    # -- rich data (the media workload); a tool without them raises NotImplementedError ------------
+    def image(self, array: Any) -> Any:
+        """The tool's image object for an HxWx3 uint8 array, ready to pass to log()."""
+        raise NotImplementedError(f"{self.name}: images are not driven by this benchmark")
+
+    def log_artifact(self, run: Any, path: Path, name: str) -> None:
+        """Log the file at ``path`` as a new artifact version named ``name``."""
+        raise NotImplementedError(f"{self.name}: artifacts are not driven by this benchmark")
+
+    def download_artifact(self, root: Path, project: str, name: str, target: Path) -> None:
+        """Materialise the latest version of artifact ``name`` under ``target``."""
+        raise NotImplementedError(f"{self.name}: artifacts cannot be downloaded here")
+
     # -- the reading path -------------------------------------------------------------------------
     @abstractmethod
     def read_history(self, root: Path, project: str, run_id: str) -> list[Row]:
@@ -111,3 +124,11 @@ class InitContractAdapter(Adapter):
 
     def finish(self, run: Any) -> None:
         run.finish()
+
+    def image(self, array: Any) -> Any:
+        return self.module.Image(array)
+
+    def log_artifact(self, run: Any, path: Path, name: str) -> None:
+        artifact = self.module.Artifact(name, type="dataset")
+        artifact.add_file(str(path))
+        run.log_artifact(artifact)

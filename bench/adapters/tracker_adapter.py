@@ -15,6 +15,9 @@ class TrackerAdapter(InitContractAdapter):
     def env(self, root: Path) -> dict[str, str]:
         return {"TRACKER_SILENT": "true"}
 
+    def download_artifact(self, root: Path, project: str, name: str, target: Path) -> None:
+        self.module.Api(dir=str(root)).artifact(f"{project}/{name}:latest").download(root=str(target))
+
     def read_history(self, root: Path, project: str, run_id: str) -> list[Row]:
         api = self.module.Api(dir=str(root))
         return list(api.run(f"{project}/{run_id}").history())

@@ -23,6 +23,9 @@ class WandbAdapter(InitContractAdapter):
             "WANDB_DATA_DIR": str(root / ".wandb-data"),
         }
 
+    def download_artifact(self, root: Path, project: str, name: str, target: Path) -> None:
+        raise NotImplementedError("wandb offline: artifacts are only downloadable from a wandb server")
+
     @staticmethod
     def _run_files(root: Path) -> list[Path]:
         return sorted((root / "wandb").glob("offline-run-*/run-*.wandb"))

@@ -92,6 +92,9 @@ def sync(
             failed += 1
             console.warn(f"{run.project}/{run.id}: not synced ({error})")
             continue
+        for problem in uploader.artifacts_refused:
+            console.warn(f"{run.project}/{run.id}: {problem}")
+        failed += bool(uploader.artifacts_refused)
         sent = (uploader.offset or 0) - before
         console.note(
             f"{run.project}/{run.id}: {'up to date' if not sent else f'sent {sent / 1024:.0f} KiB'} -> {url}/{owner}"
