@@ -237,3 +237,9 @@ def test_follow_prints_rows_until_the_run_ends(views, tmp_path):
         for process in (writer, follower):
             if process is not None and process.poll() is None:
                 process.kill()
+
+
+def test_a_config_key_named_like_a_timestamp_is_shown_as_it_is(store):
+    make_run(store, "oddkeys", {"created": "yesterday", "updated": 1e30}, [0.5], "odd")
+    shown = invoke("--dir", str(store), "show", "oddkeys")
+    assert shown.exit_code == 0 and "yesterday" in shown.stdout and "1e+30" in shown.stdout

@@ -32,7 +32,7 @@ class _Commands(click.Group):
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--dir", "store_dir", envvar="TRACKER_DIR", metavar="DIR", help=GLOBAL_HELP["dir"])
 @click.option("--server", "server_url", metavar="URL", help=GLOBAL_HELP["server"])
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables (also after the command).")
+@click.option("--json", "as_json", is_flag=True, help=GLOBAL_HELP["json"])
 @click.version_option(tracker.__version__, prog_name="tracker")
 @click.pass_context
 def main(ctx: click.Context, store_dir: str | None, server_url: str | None, as_json: bool) -> None:

@@ -29,8 +29,8 @@ class CommandError(click.ClickException):
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 GLOBAL_HELP = {
     "dir": "The directory runs were written into (init(dir=...)); default TRACKER_DIR, else the cwd.",
-    "server": "Read runs from this tracking server instead of a local store.",
-    "json": "Print JSON instead of tables.",
+    "server": "Read runs from this tracking server instead of a local store (runs, show, history, compare).",
+    "json": "Print JSON instead of tables (runs, show, history, compare, sweep).",
 }
 
 
@@ -147,13 +147,19 @@ def unknown(option: str, value: str, what: str, known: Iterable[str]) -> Command
 _TIMESTAMPS = ("_timestamp", "created_at", "updated_at", "created", "updated")
 
 
+def _date(value: Any) -> str | None:
+    """Epoch seconds or an ISO time as a local date; None for anything else (a config key named "created")."""
+    try:
+        seconds = parse_time(value) if isinstance(value, str) else float(value)
+        return _dt.datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
 def cell(key: str, value: Any) -> str:
     """A table cell; timestamps (``_timestamp``, ``created``) as local dates rather than epoch seconds."""
-    if key in _TIMESTAMPS:
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            return _dt.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S")
-        if isinstance(value, str) and (seconds := parse_time(value)) is not None:
-            return _dt.datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S")
+    if key in _TIMESTAMPS and not isinstance(value, bool) and (date := _date(value)) is not None:
+        return date
     return console.format_value(value)
 
 

@@ -237,7 +237,7 @@ def history(
     output_format: str | None,
     output: str | None,
 ) -> None:
-    """The metric history of runs, one row per step (a ``_run`` column tells several runs apart)."""
+    """The metric history of runs, one row per step (a _run column tells several runs apart)."""
     store = api(ctx)
     runs = list({run.path: run for run in (resolve_run(store, reference) for reference in run_refs)}.values())
     wanted = split_list(keys)
