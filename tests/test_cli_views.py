@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -243,3 +244,27 @@ def test_a_config_key_named_like_a_timestamp_is_shown_as_it_is(store):
     make_run(store, "oddkeys", {"created": "yesterday", "updated": 1e30}, [0.5], "odd")
     shown = invoke("--dir", str(store), "show", "oddkeys")
     assert shown.exit_code == 0 and "yesterday" in shown.stdout and "1e+30" in shown.stdout
+
+
+def test_server_runs_are_listed_and_compared_with_server_after_the_command(server, views):
+    key = server.user("alice")
+    env = {**os.environ, "TRACKER_API_KEY": key}
+    synced = subprocess.run(
+        [TRACKER, "sync", "--server", server.url, "--dir", str(views)], env=env, capture_output=True, text=True
+    )
+    assert synced.returncode == 0, synced.stderr
+
+    def remote(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [TRACKER, *args, "--server", server.url, "--json"], env=env, capture_output=True, text=True, timeout=120
+        )
+
+    listed = remote("runs", "-p", "p", "-c", "lr", "--sort", "lr")
+    assert listed.returncode == 0, listed.stderr
+    assert [row["config"]["lr"] for row in json.loads(listed.stdout)] == [0.01, 0.1, 0.1, 0.1, 0.2]
+    compared = remote("compare", "xlr1s0", "xlr2s0")
+    assert compared.returncode == 0 and json.loads(compared.stdout)["config"]["lr"] == [0.1, 0.01], compared.stderr
+    refused = subprocess.run(
+        [TRACKER, "--server", server.url, "rm", "-y", "xlr1s0"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode == 2 and "local store only" in refused.stderr, refused.stderr
