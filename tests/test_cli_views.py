@@ -19,6 +19,7 @@ from click.testing import CliRunner
 import tracker
 from tests.conftest import wait_for, wait_for_file
 from tracker.cli import main
+from tracker.cli._common import ROOT_HELP
 
 TRACKER = str(Path(sys.executable).with_name("tracker"))
 MARKUP_NAME = "[bold red]not markup[/bold red]"
@@ -268,3 +269,20 @@ def test_server_runs_are_listed_and_compared_with_server_after_the_command(serve
         [TRACKER, "--server", server.url, "rm", "-y", "xlr1s0"], env=env, capture_output=True, text=True, timeout=120
     )
     assert refused.returncode == 2 and "local store only" in refused.stderr, refused.stderr
+
+
+def test_the_help_claims_only_what_the_commands_do():
+    """The commands the global options' help names accept them after the command too, and nothing else does."""
+    for option in ("server", "json"):
+        named = ROOT_HELP[option].rsplit("(", 1)[1].rstrip(").").split(", ")
+        having = sorted(name for name, command in main.commands.items() if f"--{option}" in _options(command))
+        if option == "server":
+            having.remove("sync")  # sync's own --server is where it uploads to
+        assert sorted(named) == having, option
+    storeless = ("server", "login", "logout")  # these read no run store
+    assert all("--dir" in _options(command) for name, command in main.commands.items() if name not in storeless)
+    assert "compare" in main.commands and "compare" in main.help.split("\n")[0]
+
+
+def _options(command) -> set[str]:
+    return {flag for param in command.params for flag in param.opts}

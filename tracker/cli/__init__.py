@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 import click
 
 import tracker
-from tracker.cli._common import GLOBAL_HELP, CommandError
+from tracker.cli._common import ROOT_HELP, CommandError
 from tracker.cli._compare import compare
 from tracker.cli._online import login, logout, sync
 from tracker.cli._runs import runs
@@ -30,15 +30,15 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--dir", "store_dir", envvar="TRACKER_DIR", metavar="DIR", help=GLOBAL_HELP["dir"])
-@click.option("--server", "server_url", metavar="URL", help=GLOBAL_HELP["server"])
-@click.option("--json", "as_json", is_flag=True, help=GLOBAL_HELP["json"])
+@click.option("--dir", "store_dir", envvar="TRACKER_DIR", metavar="DIR", help=ROOT_HELP["dir"])
+@click.option("--server", "server_url", metavar="URL", help=ROOT_HELP["server"])
+@click.option("--json", "as_json", is_flag=True, help=ROOT_HELP["json"])
 @click.version_option(tracker.__version__, prog_name="tracker")
 @click.pass_context
 def main(ctx: click.Context, store_dir: str | None, server_url: str | None, as_json: bool) -> None:
     """Find, inspect, export and compare tracked runs and sweeps.
 
-    --dir, --server and --json go before or after the command; after it, they win.
+    --dir (and --server, --json where a command has them) go before or after the command; after it, they win.
     """
     ctx.obj = {"dir": store_dir, "server": server_url, "json": as_json}  # commands open the store they read
 

@@ -29,6 +29,12 @@ class CommandError(click.ClickException):
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 GLOBAL_HELP = {
     "dir": "The directory runs were written into (init(dir=...)); default TRACKER_DIR, else the cwd.",
+    "server": "Read runs from this tracking server instead of a local store.",
+    "json": "Print JSON instead of tables.",
+}
+# the group's own help says which commands honour them
+ROOT_HELP = {
+    **GLOBAL_HELP,
     "server": "Read runs from this tracking server instead of a local store (runs, show, history, compare).",
     "json": "Print JSON instead of tables (runs, show, history, compare, sweep).",
 }
@@ -64,7 +70,7 @@ def api(ctx: click.Context, *, local: bool = False) -> Any:
     ``local`` refuses --server for the commands that change files."""
     state = ctx.find_root().ensure_object(dict)
     if local and state.get("server"):
-        raise CommandError(f"{ctx.info_name} works on a local store only; --server {state['server']} is not supported")
+        raise CommandError(f"{ctx.info_name} works on a local store only: --server {state['server']} is not supported")
     if "api" not in state and state.get("server"):
         state["api"] = tracker.Api(base_url=state["server"])
     if "api" not in state:

@@ -31,7 +31,7 @@ def _size(path: str) -> int:
 @global_options("dir")
 @click.pass_context
 def rm(ctx: click.Context, run_refs: tuple[str, ...], yes: bool) -> None:
-    """Move runs to the trash (``tracker gc`` deletes it for good)."""
+    """Move runs to the trash (tracker gc deletes it for good)."""
     store = api(ctx, local=True)
     runs = list({run.path: run for run in (resolve_run(store, reference) for reference in run_refs)}.values())
     for run in runs:
