@@ -74,6 +74,8 @@ def test_global_options_before_or_after_the_command(views, tmp_path):
     after = invoke("runs", "-p", "p", "--dir", str(views), "--json")
     ids = [row["id"] for row in before]
     assert after.exit_code == 0 and [row["id"] for row in json.loads(after.stdout)] == ids and len(ids) == 5
+    first = invoke("--json", "--dir", str(views), "runs")
+    assert first.exit_code == 0 and [row["id"] for row in json.loads(first.stdout)] == ids
     empty = str(tmp_path / "empty")
     assert invoke("--dir", empty, "runs", "--dir", str(views)).exit_code == 0  # the command's own value wins
     assert_usage_error(invoke("--dir", str(views), "runs", "--dir", empty), "no runs here", "empty")
