@@ -44,7 +44,7 @@ def compare(ctx: click.Context, run_refs: tuple[str, ...], show_all: bool) -> No
         console.out(to_json({"runs": described, "config": different, "same_config": shared, "summary": summary}))
         return
     headers = ["", *(f"{run.project}/{run.id}\n{run.name}" for run in runs)]
-    states = [["state", *(run.state for run in runs)]]
+    states = [["state", *(run.state for run in runs)], ["group", *(run.group or "-" for run in runs)]]
     config_rows = [[key, *(cell(key, value) for value in values)] for key, values in different.items()]
     if show_all:
         config_rows += [[key, *(cell(key, value) for _ in runs)] for key, value in shared.items()]
