@@ -7,17 +7,14 @@ from typing import Any
 import click
 
 from tracker import _validate, console
-from tracker.cli._common import CommandError, api, to_json
+from tracker.cli._common import CommandError, api, global_options, to_json, wants_json
 from tracker.console import format_value
 
 _COLUMNS = ("name", "version", "type", "aliases", "files", "size", "created_at", "logged_by")
 
 
 def _local_api(ctx: click.Context) -> Any:
-    reader = api(ctx)
-    if not hasattr(reader, "artifact_names"):
-        raise CommandError("artifacts are read from a local store; the tracking server does not keep them yet")
-    return reader
+    return api(ctx, local=True)  # artifacts are read from a local store
 
 
 def _describe(artifact: Any) -> dict[str, Any]:
@@ -35,15 +32,16 @@ def _describe(artifact: Any) -> dict[str, Any]:
 
 
 @click.group("artifact")
+@global_options("dir")
 def artifact() -> None:
     """List and download artifacts (tracker.Artifact) of a project."""
 
 
 @artifact.command("ls")
 @click.argument("where", metavar="PROJECT[/NAME]")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@global_options("dir", "json")
 @click.pass_context
-def ls(ctx: click.Context, where: str, as_json: bool) -> None:
+def ls(ctx: click.Context, where: str) -> None:
     """Every version of every artifact of a project, or of one artifact."""
     project, _, name = where.partition("/")
     _validate.identifier("project", project)
@@ -52,7 +50,7 @@ def ls(ctx: click.Context, where: str, as_json: bool) -> None:
     found = [_describe(version) for each in names for version in reader.artifact_versions(project, each)]
     if name and not found:
         raise CommandError(f"no artifact {project}/{name}")
-    if as_json:
+    if wants_json(ctx):
         console.out(to_json(found))
         return
     rows = [[format_value(", ".join(row[c]) if c == "aliases" else row[c]) for c in _COLUMNS] for row in found]
@@ -63,6 +61,7 @@ def ls(ctx: click.Context, where: str, as_json: bool) -> None:
 @artifact.command("get")
 @click.argument("reference", metavar="PROJECT/NAME[:ALIAS]")
 @click.option("--root", type=click.Path(file_okay=False), help="Where to put the files (default ./artifacts/NAME:V).")
+@global_options("dir")
 @click.pass_context
 def get(ctx: click.Context, reference: str, root: str | None) -> None:
     """Download one artifact version (latest by default), checking every file's digest."""
