@@ -101,7 +101,7 @@ def resolve_run(api: Any, reference: str) -> RunView:
         if len(found) != 1:
             raise CommandError(f"{reference!r} matches {len(found)} runs on {api.root}; give entity/project/id")
         return found[0]
-    stored = []
+    stored: list[str] = []
     for project in api.projects():
         try:
             stored.extend(f"{project}/{name}" for name in os.listdir(_layout.project_dir(api.root, project)))

@@ -34,7 +34,7 @@ FOLLOW_POLL_SECONDS = 1.0
 
 
 def _files(root: str) -> list[str]:
-    found = []
+    found: list[str] = []
     for directory, _, names in os.walk(root):
         found.extend(os.path.relpath(os.path.join(directory, name), root) for name in names)
     return sorted(found)
