@@ -153,6 +153,43 @@ class _BodyLimit:
             await _too_large(send, self.limit)
 
 
+class _RequestLog:
+    """One line per request (method, path, status, duration, entity, run, key id; never the key), as plain
+    ASGI around everything, so refused bodies are logged too and a request pays only for its line."""
+
+    def __init__(self, app: Any, log: Any) -> None:
+        self.app, self.log = app, log
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def observed(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            path = scope["path"]
+            parts = path.split("/")
+            in_run = len(parts) > 5 and parts[2] == "runs"
+            self.log.info(
+                "request",
+                method=scope["method"],
+                path=path,
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                entity=parts[3] if in_run else None,
+                run=parts[5] if in_run else None,
+                key_id=(scope.get("state") or {}).get("key_id"),  # set by _viewer through request.state
+            )
+
+
 class _TooLarge(Exception):
     pass
 
@@ -208,24 +245,6 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
         default_response_class=ORJSONResponse,
     )
     app.state.store = store
-    log = _request_log()
-
-    @app.middleware("http")
-    async def log_requests(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        started = time.perf_counter()
-        response = await call_next(request)
-        parts = request.url.path.split("/")
-        log.info(
-            "request",
-            method=request.method,
-            path=request.url.path,
-            status=response.status_code,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            entity=parts[3] if len(parts) > 5 and parts[2] == "runs" else None,
-            run=parts[5] if len(parts) > 5 and parts[2] == "runs" else None,
-            key_id=getattr(request.state, "key_id", None),
-        )
-        return response
 
     def not_found(entity: str, project: str, run_id: str) -> HTTPException:
         return HTTPException(404, f"no run {entity}/{project}/{run_id} for this key")
@@ -446,7 +465,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
     from server import artifacts
 
     app.include_router(artifacts.routes(os.path.join(os.path.dirname(settings.files_dir), "entities")))
-    return _BodyLimit(app, settings.max_body)  # type: ignore[return-value]
+    return _RequestLog(_BodyLimit(app, settings.max_body), _request_log())
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
