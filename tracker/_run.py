@@ -106,6 +106,7 @@ class Run:
         self._record = record  # extra run.json fields fixed at init (settings, resume count, ...)
         self._lock = threading.RLock()
         self._finished = False
+        self._state = "running"
         self._preempting = False
         self._owner_pid = os.getpid()
         self._dropped_steps = 0
@@ -224,6 +225,20 @@ class Run:
     def url(self) -> str | None:
         """The run on its tracking server (online mode), else None."""
         return self._url
+
+    def get_url(self) -> str | None:
+        """As wandb's: the run's page on its server, or None offline."""
+        return self._url
+
+    @property
+    def status(self) -> str:
+        """``running`` until finish(), then the state it ended in (finished, failed, preempted)."""
+        return self._state
+
+    @property
+    def start_time(self) -> float:
+        """When this process started the run (seconds since the epoch)."""
+        return self._start
 
     def _attach_streamer(self, streamer: Any, url: str, upload_timeout: float) -> None:
         self._streamer, self._url, self._upload_timeout = streamer, url, upload_timeout
@@ -415,7 +430,7 @@ class Run:
                 state = "preempted" if self._preempting else "failed"
             code = 0 if exit_code is None else int(exit_code)
             owned = self._owner_pid == os.getpid()
-            self._finished = True
+            self._finished, self._state = True, state
             self.config._freeze(f"run {self.id} is finished")
             try:
                 if owned and not self._disabled:
