@@ -48,11 +48,28 @@ def logout() -> None:
     help="The server (default: TRACKER_BASE_URL or the login).",
 )
 @click.option("--entity", "-e", help="The entity to upload into (default: the run's, else the key's).")
+@click.option(
+    "--tensorboard",
+    "tensorboard_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Import this TensorBoard log directory into a new local run (of --project) instead of uploading.",
+)
 @click.pass_context
 def sync(
-    ctx: click.Context, run_refs: tuple[str, ...], project: str | None, base_url: str | None, entity: str | None
+    ctx: click.Context,
+    run_refs: tuple[str, ...],
+    project: str | None,
+    base_url: str | None,
+    entity: str | None,
+    tensorboard_dir: str | None,
 ) -> None:
     """Upload runs written offline, or cut off from their server, from where the server has them."""
+    if tensorboard_dir is not None:
+        from tracker.integrations import tensorboard
+
+        run, count = tensorboard.import_into_store(tensorboard_dir, ctx.find_root().obj.get("store_dir"), project)
+        console.note(f"{tensorboard_dir}: {count} events imported into run {run.project}/{run.id} ({run.name})")
+        return
     from tracker._http import Client, ServerUnreachable
     from tracker._online import Uploader, UploadRefused
 

@@ -41,10 +41,10 @@ def parse(magic: Any) -> dict[str, bool] | None:
         if key not in _KEYS:
             raise UsageError(f"magic: {key!r} is not a magic setting; known: {', '.join(_KEYS)}")
         if key == "args":
-            nested = parse(setting) if isinstance(setting, dict) else None
             if not isinstance(setting, dict):
                 raise UsageError(f"magic: args={setting!r} must be a dict of {', '.join(CAPTURES)} switches")
-            switches = {name: switches[name] and (nested or {}).get(name, False) for name in CAPTURES}
+            nested = parse(setting) or {}
+            switches = {name: switches[name] and nested.get(name, False) for name in CAPTURES}
         elif not isinstance(setting, bool):
             raise UsageError(f"magic: {key}={setting!r} must be true or false")
         elif key == "enable":
