@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -80,6 +81,15 @@ def init(
         "id": id,
     }
     resolved = _settings.resolve(keywords, settings)
+    shell = _kernel_shell()
+    if shell is not None:  # the documented notebook defaults; the session (not the kernel) is the code saved
+        save_notebook = resolved.save_code
+        notebook = Settings(save_code=False)
+        if not resolved.is_set("allow_val_change"):
+            notebook = notebook.merged(Settings(allow_val_change=True))
+        if resolved.reinit is None:
+            notebook = notebook.merged(Settings(reinit="finish_previous"))
+        resolved = resolved.merged(notebook)
     integrations = _check_integrations(magic, tensorboard, sync_tensorboard, monitor_gym)
     config_data = _config.filter_keys(_config.load(config), config_include_keys, config_exclude_keys)
 
@@ -98,6 +108,8 @@ def init(
         run = _disabled_run(resolved, config_data)
         _process.register(run, make_current=make_current, signals=())
         _start_integrations(run, integrations)
+        if shell is not None:
+            _setup_notebook(run, shell, save_notebook)
         return run
     run = _open_run(resolved, config_data, run_mode, integrations)
     _process.register(run, make_current=make_current, signals=resolved.preemption_signals)
@@ -106,7 +118,24 @@ def init(
     if resolved.system_metrics:
         run._sample_system_metrics(resolved.system_metrics_interval)
     _start_integrations(run, integrations)
+    if shell is not None:
+        _setup_notebook(run, shell, save_notebook)
     return run
+
+
+def _kernel_shell() -> Any:
+    """The IPython shell when this is a Jupyter kernel, else None; nothing is imported outside IPython."""
+    if "IPython" not in sys.modules:
+        return None
+    from tracker.integrations import jupyter
+
+    return jupyter.kernel_shell()
+
+
+def _setup_notebook(run: Run, shell: Any, save_code: bool) -> None:
+    from tracker.integrations import jupyter
+
+    jupyter.setup(run, shell, save_code)
 
 
 def _check_integrations(magic: Any, tensorboard: Any, sync_tensorboard: Any, monitor_gym: Any) -> dict[str, Any]:

@@ -124,6 +124,7 @@ class Run:
         self._upload_timeout = 0.0
         self._capture: _output.Capture | None = None
         self._sampler: Any = None  # a _system.Sampler, imported only when metrics are on
+        self._finish_hooks: list[Callable[[], None]] = []  # integrations' teardowns, run once the run has ended
 
     # ------------------------------------------------------------------ identity
     @property
@@ -448,6 +449,11 @@ class Run:
             if self._dropped_steps:
                 line += f"; {self._dropped_steps} log() calls with decreasing steps were not stored"
             console.info(line, silent=self._silent or bool(quiet))
+        for hook in self._finish_hooks:
+            try:
+                hook()
+            except Exception as error:  # an integration's teardown must not undo a finished run
+                console.warn(f"run {self.id}: an integration's teardown failed ({type(error).__name__}: {error})")
 
     def _close_store(self, state: str, code: int) -> None:
         """Write the final records, each on its own, then release the lock whatever failed."""
