@@ -59,3 +59,13 @@ def test_cartpole_episodes_are_logged_as_videos(tmp_path: Path) -> None:
 def test_monitor_gym_must_be_a_bool(store: Path) -> None:
     with pytest.raises(tracker.UsageError, match="monitor_gym=1 must be a bool"):
         tracker.init(dir=store, monitor_gym=1)
+
+
+def test_record_video_is_given_back_at_finish(store: Path) -> None:
+    from gymnasium.wrappers import RecordVideo
+
+    original = RecordVideo.stop_recording
+    run = tracker.init(dir=store, project="p", monitor_gym=True)
+    assert RecordVideo.stop_recording is not original
+    run.finish()
+    assert RecordVideo.stop_recording is original

@@ -116,3 +116,13 @@ def test_parse_yaml_file(tmp_path: Path) -> None:
 def test_parse_errors(value: object, message: str, store: Path) -> None:
     with pytest.raises(tracker.UsageError, match=message):
         tracker.init(dir=store, magic=value)
+
+
+def test_argparse_is_given_back_at_finish(store: Path) -> None:
+    import argparse
+
+    original = argparse.ArgumentParser.parse_known_args
+    run = tracker.init(dir=store, project="p", magic={"absl": False})
+    assert argparse.ArgumentParser.parse_known_args is not original
+    run.finish()
+    assert argparse.ArgumentParser.parse_known_args is original

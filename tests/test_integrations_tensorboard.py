@@ -99,3 +99,13 @@ def test_sync_tensorboard_needs_an_existing_directory(tmp_path: Path) -> None:
 def test_sync_tensorboard_must_be_a_bool(store: Path) -> None:
     with pytest.raises(tracker.UsageError, match="sync_tensorboard='yes' must be a bool"):
         tracker.init(dir=store, sync_tensorboard="yes")
+
+
+def test_writers_are_given_back_at_finish(store: Path) -> None:
+    from tensorboardX.event_file_writer import EventFileWriter
+
+    original = (EventFileWriter.__init__, EventFileWriter.add_event)
+    run = tracker.init(dir=store, project="p", sync_tensorboard=True)
+    assert EventFileWriter.add_event is not original[1]
+    run.finish()
+    assert (EventFileWriter.__init__, EventFileWriter.add_event) == original

@@ -37,11 +37,14 @@ def start(run: Run, switched_on: dict[str, Any]) -> None:
         from tracker.integrations import magic
 
         magic.capture(run, switched_on["magic"])
+        run._finish_hooks.append(magic.release)
     if switched_on["sync_tensorboard"]:
         from tracker.integrations import tensorboard
 
         tensorboard.patch(run=run)
+        run._finish_hooks.append(lambda: tensorboard.unpatch(run))
     if switched_on["monitor_gym"]:
         from tracker.integrations import gym
 
         gym.monitor(run)
+        run._finish_hooks.append(lambda: gym.unmonitor(run))

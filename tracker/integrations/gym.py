@@ -34,6 +34,17 @@ def monitor(run: Run) -> None:
         _run = run
 
 
+def unmonitor(run: Run) -> None:
+    """RecordVideo's own stop_recording back, unless another run has been monitored since."""
+    global _original_stop, _run
+    with _lock:
+        if _run is run and _original_stop is not None:
+            from gymnasium.wrappers import RecordVideo
+
+            RecordVideo.stop_recording = _original_stop
+            _original_stop, _run = None, None
+
+
 def _stop_recording(self: Any) -> None:
     """RecordVideo's own stop_recording (it writes the file), then the file logged with its episode index."""
     path = os.path.join(self.video_folder, f"{self._video_name}.mp4")

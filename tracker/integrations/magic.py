@@ -66,6 +66,12 @@ def capture(run: Run, switches: dict[str, bool]) -> None:
         _add(run, _absl_values(sys.modules["absl.flags"].FLAGS))
 
 
+def release() -> None:
+    """argparse's own parse_known_args back, once no live run asks for argparse capture."""
+    if not any(not run._finished for run in _argparse_runs):
+        argparse.ArgumentParser.parse_known_args = _original_parse_known_args  # type: ignore[method-assign]
+
+
 def _parse_known_args(self: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> Any:
     """argparse's own parse, then its values into the current run's config when that run asked for magic."""
     result = _original_parse_known_args(self, *args, **kwargs)

@@ -69,10 +69,12 @@ def patch(
         _sink = _Sink(None if root_logdir is None else os.path.abspath(os.fspath(root_logdir)), save, run)
 
 
-def unpatch() -> None:
-    """Give the writers their own add_event back."""
+def unpatch(run: Run | None = None) -> None:
+    """Give the writers their own __init__ and add_event back (with ``run``: only if they still feed it)."""
     global _sink
     with _lock:
+        if run is not None and (_sink is None or _sink.run is not run):
+            return
         for writer, (init, add_event) in _patched.items():
             writer.__init__, writer.add_event = init, add_event
         _patched.clear()
