@@ -154,3 +154,15 @@ def test_login_checks_with_the_server(server, monkeypatch: pytest.MonkeyPatch) -
         tracker.login(key="wrong-key")
     assert tracker.login(key=key) is True
     assert tracker.login() is True
+
+
+def test_import_tracker_loads_no_integration() -> None:
+    """`import tracker` stays cheap: no integration module and none of the libraries they wrap."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import tracker"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert "tracker" in imported
+    unwanted = ("tracker.integrations", "tracker.util", "tensorboardX", "gymnasium", "IPython", "absl", "argparse")
+    assert not {name for name in imported if name.startswith(unwanted)}
