@@ -81,6 +81,24 @@ def test_absl_flags(tmp_path: Path) -> None:
     assert config == {"lr": 0.25, "optimizer": "sgd"}
 
 
+ABSL_INIT_FIRST = """
+from absl import app, flags
+import tracker
+flags.DEFINE_integer("epochs", 3, "epochs")
+tracker.init(project="m", id="abslfirst", magic=True)
+
+def main(argv):
+    tracker.finish()
+
+app.run(main)
+"""
+
+
+def test_absl_flags_parsed_after_init(tmp_path: Path) -> None:
+    _run_script(tmp_path, ABSL_INIT_FIRST, "--epochs", "7")
+    assert _config(tmp_path, "abslfirst") == {"epochs": 7}
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
-import sys
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,8 @@ CAPTURES = ("argparse", "absl")
 _KEYS = (*CAPTURES, "enable", "args")  # "enable" and "args": {...} are wandb's spelling of the same switches
 _original_parse_known_args = argparse.ArgumentParser.parse_known_args
 _argparse_runs: weakref.WeakSet[Run] = weakref.WeakSet()  # the runs that asked for argparse capture
+_absl_runs: weakref.WeakSet[Run] = weakref.WeakSet()  # ... and for absl capture
+_original_flags_call: Any = None
 
 
 def parse(magic: Any) -> dict[str, bool] | None:
@@ -62,14 +64,37 @@ def capture(run: Run, switches: dict[str, bool]) -> None:
             _add(run, namespace)
         argparse.ArgumentParser.parse_known_args = _parse_known_args  # type: ignore[method-assign]
         _argparse_runs.add(run)
-    if switches["absl"] and "absl.flags" in sys.modules:
-        _add(run, _absl_values(sys.modules["absl.flags"].FLAGS))
+    if switches["absl"] and importlib.util.find_spec("absl") is not None:
+        from absl import flags
+
+        global _original_flags_call
+        if flags.FLAGS.is_parsed():
+            _add(run, _absl_values(flags.FLAGS))
+        _absl_runs.add(run)
+        if _original_flags_call is None:  # flags parsed after init() (app.run later) are added when parsed
+            _original_flags_call = flags.FlagValues.__call__
+            flags.FlagValues.__call__ = _parse_flags
 
 
 def release() -> None:
-    """argparse's own parse_known_args back, once no live run asks for argparse capture."""
+    """argparse's and absl's own parsing back, once no live run asks for their capture."""
+    global _original_flags_call
     if not any(not run._finished for run in _argparse_runs):
         argparse.ArgumentParser.parse_known_args = _original_parse_known_args  # type: ignore[method-assign]
+    if _original_flags_call is not None and not any(not run._finished for run in _absl_runs):
+        from absl import flags
+
+        flags.FlagValues.__call__ = _original_flags_call
+        _original_flags_call = None
+
+
+def _parse_flags(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """absl's own parse, then the program's flags into the current run's config when it asked for magic."""
+    result = _original_flags_call(self, *args, **kwargs)
+    run = _process.current()
+    if run is not None and run in _absl_runs and not run._finished:
+        _add(run, _absl_values(self))
+    return result
 
 
 def _parse_known_args(self: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> Any:
