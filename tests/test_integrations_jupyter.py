@@ -75,3 +75,10 @@ def test_sparkline_and_escaping() -> None:
     assert svg.startswith("<svg") and svg.count(",") == 3
     assert jupyter.sparkline([1.0]) == ""
     assert len(jupyter.sparkline([float(i) for i in range(1000)]).split("points=")[1].split()) <= 201
+
+
+def test_card_of_a_disabled_run_says_nothing_is_stored() -> None:
+    run = tracker.init(mode="disabled", name="a<script>")
+    card = jupyter.card_html(run)
+    assert "nowhere (mode=disabled)" in card and "a&lt;script&gt;" in card and "<script>" not in card
+    assert run._disabled_dir is None  # showing the card created no directory

@@ -98,9 +98,8 @@ def _display(markup: str) -> None:
 
 def card_html(run: Run) -> str:
     """The run's card: name, id, project and where it is stored (and its page when online); all escaped."""
-    rows = [("run", run.name), ("id", run.id), ("project", run.project), ("stored in", run.dir)]
-    if run.disabled:
-        rows[-1] = ("stored in", "nowhere (mode=disabled)")
+    stored = "nowhere (mode=disabled)" if run.disabled else run.dir
+    rows = [("run", run.name), ("id", run.id), ("project", run.project), ("stored in", stored)]
     link = ""
     if run.url:
         link = f'<div><a href="{html.escape(run.url)}" target="_blank">{html.escape(run.url)}</a></div>'
