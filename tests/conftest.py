@@ -23,9 +23,9 @@ POSTGRES_URL = os.environ.get("TRACKER_TEST_POSTGRES_URL")
 
 @pytest.fixture(autouse=True)
 def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """No TRACKER_* leaks in from the developer's shell; the cwd is a fresh directory."""
+    """No TRACKER_* (or WANDB_*) leaks in from the developer's shell; the cwd is a fresh directory."""
     for variable in list(os.environ):
-        if variable.startswith("TRACKER_"):
+        if variable.startswith(("TRACKER_", "WANDB_")):
             monkeypatch.delenv(variable)
     monkeypatch.setenv("TRACKER_SETTINGS_FILE", str(tmp_path / "no-settings.toml"))
     monkeypatch.setenv("TRACKER_CREDENTIALS_FILE", str(tmp_path / "no-credentials.json"))

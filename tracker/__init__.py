@@ -14,6 +14,7 @@ from tracker._errors import ConfigError, Error, StorageError, UsageError
 from tracker._init import init
 from tracker._run import Run
 from tracker._settings import Settings
+from tracker._setup import login, setup, teardown
 
 if TYPE_CHECKING:
     from tracker._api import Api
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 
 # rich data types: their module loads on first use, and their encoders (numpy, Pillow, imageio) only when made
 _MEDIA_TYPES = frozenset({"Audio", "Histogram", "Html", "Image", "Table", "Video"})
+
+# wandb's submodules scripts reach as attributes: tracker.util.generate_id, tracker.tensorboard.patch
+_SUBMODULES = {"util": "tracker.util", "tensorboard": "tracker.integrations.tensorboard"}
 
 __version__ = "0.1.0"
 
@@ -131,6 +135,10 @@ def __getattr__(name: str) -> Any:
         from tracker._artifacts import Artifact
 
         return Artifact
+    if name in _SUBMODULES:  # imported on first use, like the media types
+        import importlib
+
+        return importlib.import_module(_SUBMODULES[name])
     if name in _MEDIA_TYPES:
         from tracker import _media
 
@@ -159,10 +167,13 @@ __all__ = [
     "init",
     "log",
     "log_artifact",
+    "login",
     "mark_preempting",
     "restore",
     "run",
     "save",
+    "setup",
     "summary",
+    "teardown",
     "use_artifact",
 ]

@@ -273,17 +273,17 @@ class Api:
     def __new__(
         cls, dir: str | os.PathLike[str] | None = None, base_url: str | None = None, api_key: str | None = None
     ) -> Any:
+        from tracker._settings import getenv
+
         if base_url is None and dir is None:
-            base_url = os.environ.get("TRACKER_BASE_URL") or None
+            base_url = getenv("TRACKER_BASE_URL")
         if base_url is None:
             return super().__new__(cls)
         from tracker import _credentials
         from tracker._remote import RemoteApi
         from tracker._settings import _base_url
 
-        url, key = _credentials.configured_server(
-            _base_url("base_url", base_url), api_key or os.environ.get("TRACKER_API_KEY") or None
-        )
+        url, key = _credentials.configured_server(_base_url("base_url", base_url), api_key or getenv("TRACKER_API_KEY"))
         assert url is not None
         return RemoteApi(url, key)
 

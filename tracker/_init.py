@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -80,6 +81,15 @@ def init(
         "id": id,
     }
     resolved = _settings.resolve(keywords, settings)
+    shell = _kernel_shell()
+    if shell is not None:  # the documented notebook defaults; the session (not the kernel) is the code saved
+        save_notebook = resolved.save_code
+        notebook = Settings(save_code=False)
+        if not resolved.is_set("allow_val_change"):
+            notebook = notebook.merged(Settings(allow_val_change=True))
+        if resolved.reinit is None:
+            notebook = notebook.merged(Settings(reinit="finish_previous"))
+        resolved = resolved.merged(notebook)
     integrations = _check_integrations(magic, tensorboard, sync_tensorboard, monitor_gym)
     config_data = _config.filter_keys(_config.load(config), config_include_keys, config_exclude_keys)
 
@@ -97,6 +107,9 @@ def init(
     if run_mode == "disabled":
         run = _disabled_run(resolved, config_data)
         _process.register(run, make_current=make_current, signals=())
+        _start_integrations(run, integrations)
+        if shell is not None:
+            _setup_notebook(run, shell, save_notebook)
         return run
     run = _open_run(resolved, config_data, run_mode, integrations)
     _process.register(run, make_current=make_current, signals=resolved.preemption_signals)
@@ -104,44 +117,41 @@ def init(
         run._capture_output()
     if resolved.system_metrics:
         run._sample_system_metrics(resolved.system_metrics_interval)
+    _start_integrations(run, integrations)
+    if shell is not None:
+        _setup_notebook(run, shell, save_notebook)
     return run
 
 
+def _kernel_shell() -> Any:
+    """The IPython shell when this is a Jupyter kernel, else None; nothing is imported outside IPython."""
+    if "IPython" not in sys.modules:
+        return None
+    from tracker.integrations import jupyter
+
+    return jupyter.kernel_shell()
+
+
+def _setup_notebook(run: Run, shell: Any, save_code: bool) -> None:
+    from tracker.integrations import jupyter
+
+    jupyter.setup(run, shell, save_code)
+
+
 def _check_integrations(magic: Any, tensorboard: Any, sync_tensorboard: Any, monitor_gym: Any) -> dict[str, Any]:
-    """Validate the integration arguments; asking for one that does not exist yet is an error, not a no-op."""
-    for argument, value in (
-        ("tensorboard", tensorboard),
-        ("sync_tensorboard", sync_tensorboard),
-        ("monitor_gym", monitor_gym),
-    ):
-        if value is not None and not isinstance(value, bool):
-            raise UsageError(f"{argument}={value!r} must be a bool")
-        if value:
-            raise UsageError(f"{argument}=True: this integration is not available yet in tracker; remove it")
-    magic_value = _parse_magic(magic)
-    if magic_value:
-        raise UsageError(f"magic={magic!r}: argparse/absl capture is not available yet in tracker; remove it")
-    return {
-        "magic": magic_value or None,
-        "tensorboard": tensorboard,
-        "sync_tensorboard": sync_tensorboard,
-        "monitor_gym": monitor_gym,
-    }
+    """Validate the integration arguments; the integrations package is imported only when one is given."""
+    if magic is None and tensorboard is None and sync_tensorboard is None and monitor_gym is None:
+        return {"magic": None, "sync_tensorboard": False, "monitor_gym": False}
+    from tracker import integrations
+
+    return integrations.check(magic, tensorboard, sync_tensorboard, monitor_gym)
 
 
-def _parse_magic(magic: Any) -> Any:
-    if magic is None or isinstance(magic, bool | dict):
-        return magic
-    if isinstance(magic, str):
-        import json
+def _start_integrations(run: Run, switched_on: dict[str, Any]) -> None:
+    if any(switched_on.values()):
+        from tracker import integrations
 
-        try:
-            return json.loads(magic)
-        except ValueError:
-            if os.path.isfile(magic):
-                return _config.load(magic, "magic")
-        raise UsageError(f"magic={magic!r} is neither JSON nor the path of a YAML file")
-    raise UsageError(f"magic={magic!r} must be a bool, a dict, a JSON string or a YAML file path")
+        integrations.start(run, switched_on)
 
 
 def _effective_mode(resolved: Settings) -> str:

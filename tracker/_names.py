@@ -97,11 +97,11 @@ def _random_below(limit: int) -> int:
     return int.from_bytes(os.urandom(8), "big") % limit
 
 
-def new_run_id() -> str:
-    """Eight base-36 characters: 2.8e12 values, so collisions in one project are negligible."""
-    value = _random_below(len(_ALPHABET) ** ID_LENGTH)
+def new_run_id(length: int = ID_LENGTH) -> str:
+    """Eight base-36 characters by default: 2.8e12 values, so collisions in one project are negligible."""
+    value = _random_below(len(_ALPHABET) ** length)
     chars = []
-    for _ in range(ID_LENGTH):
+    for _ in range(length):
         value, digit = divmod(value, len(_ALPHABET))
         chars.append(_ALPHABET[digit])
     return "".join(chars)

@@ -106,6 +106,7 @@ class Run:
         self._record = record  # extra run.json fields fixed at init (settings, resume count, ...)
         self._lock = threading.RLock()
         self._finished = False
+        self._state = "running"
         self._preempting = False
         self._owner_pid = os.getpid()
         self._dropped_steps = 0
@@ -122,6 +123,7 @@ class Run:
         self._upload_timeout = 0.0
         self._capture: _output.Capture | None = None
         self._sampler: Any = None  # a _system.Sampler, imported only when metrics are on
+        self._finish_hooks: list[Callable[[], None]] = []  # integrations' teardowns, run once the run has ended
 
     # ------------------------------------------------------------------ identity
     @property
@@ -223,6 +225,20 @@ class Run:
     def url(self) -> str | None:
         """The run on its tracking server (online mode), else None."""
         return self._url
+
+    def get_url(self) -> str | None:
+        """As wandb's: the run's page on its server, or None offline."""
+        return self._url
+
+    @property
+    def status(self) -> str:
+        """``running`` until finish(), then the state it ended in (finished, failed, preempted)."""
+        return self._state
+
+    @property
+    def start_time(self) -> float:
+        """When this process started the run (seconds since the epoch)."""
+        return self._start
 
     def _attach_streamer(self, streamer: Any, url: str, upload_timeout: float) -> None:
         self._streamer, self._url, self._upload_timeout = streamer, url, upload_timeout
@@ -503,7 +519,7 @@ class Run:
                 state = "preempted" if self._preempting else "failed"
             code = 0 if exit_code is None else int(exit_code)
             owned = self._owner_pid == os.getpid()
-            self._finished = True
+            self._finished, self._state = True, state
             self.config._freeze(f"run {self.id} is finished")
             try:
                 if owned and not self._disabled:
@@ -521,6 +537,11 @@ class Run:
             if self._dropped_steps:
                 line += f"; {self._dropped_steps} log() calls with decreasing steps were not stored"
             console.info(line, silent=self._silent or bool(quiet))
+        for hook in self._finish_hooks:
+            try:
+                hook()
+            except Exception as error:  # an integration's teardown must not undo a finished run
+                console.warn(f"run {self.id}: an integration's teardown failed ({type(error).__name__}: {error})")
 
     def _close_store(self, state: str, code: int) -> None:
         """Write the final records, each on its own, then release the lock whatever failed."""

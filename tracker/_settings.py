@@ -1,4 +1,4 @@
-"""Settings and their precedence: defaults < settings file < TRACKER_* environment < settings= < keywords."""
+"""Settings and their precedence: defaults < file < TRACKER_* (else WANDB_*) environment < settings= < keywords."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import signal
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tracker import _validate
+from tracker import _validate, console
 from tracker._errors import UsageError
 
 MODES = ("online", "offline", "disabled")
@@ -138,7 +138,7 @@ def _seconds(argument: str, value: Any) -> float:
 
 
 def _from_environment(argument: str) -> bool:
-    return argument.startswith("TRACKER_")
+    return argument.startswith(("TRACKER_", "WANDB_"))
 
 
 def _metadata(argument: str, value: Any) -> dict[str, Any] | None:
@@ -210,7 +210,7 @@ INIT_KEYWORDS: dict[str, str] = {
     "id": "run_id",
 }
 
-# TRACKER_* variables, named after their WANDB_* counterparts.
+# TRACKER_* variables, named after their WANDB_* counterparts (read as fallbacks, see environment_value).
 ENVIRONMENT: dict[str, str] = {
     "TRACKER_MODE": "mode",
     "TRACKER_PROJECT": "project",
@@ -236,6 +236,61 @@ ENVIRONMENT: dict[str, str] = {
     "TRACKER_SYSTEM_METRICS": "system_metrics",
     "TRACKER_SYSTEM_METRICS_INTERVAL": "system_metrics_interval",
 }
+# the TRACKER_* variables wandb has no counterpart for; every other one falls back to WANDB_<same suffix>
+_TRACKER_ONLY = frozenset(
+    {
+        "TRACKER_PREEMPTION_SIGNALS",
+        "TRACKER_KEEP_RAW_ARRAYS",
+        "TRACKER_SYSTEM_METRICS",
+        "TRACKER_SYSTEM_METRICS_INTERVAL",
+    }
+)
+
+# wandb.Settings fields that have no meaning here: accepted (ported scripts pass them) with one warning
+WANDB_ONLY_SETTINGS = frozenset(
+    {
+        "start_method",
+        "init_timeout",
+        "quiet",
+        "show_info",
+        "show_warnings",
+        "show_errors",
+        "show_emoji",
+        "code_dir",
+        "program",
+        "program_relpath",
+        "notebook_name",
+        "disable_job_creation",
+        "disable_code",
+        "log_internal",
+        "_disable_stats",
+        "_disable_meta",
+        "_service_wait",
+        "_require_core",
+        "x_disable_stats",
+        "x_disable_meta",
+        "x_service_wait",
+        "x_label",
+        "x_primary",
+        "x_stats_sampling_interval",
+    }
+)
+
+
+def getenv(variable: str) -> str | None:
+    """The value of a TRACKER_* variable, else of its WANDB_* counterpart, else None."""
+    found = environment_value(os.environ, variable)
+    return None if found is None else found[1]
+
+
+def environment_value(environ: Mapping[str, str], variable: str) -> tuple[str, str] | None:
+    """``(name, value)`` of a TRACKER_* variable, else of its WANDB_* counterpart; unset or empty is None."""
+    names = [variable] if variable in _TRACKER_ONLY else [variable, "WANDB_" + variable.removeprefix("TRACKER_")]
+    for name in names:
+        value = environ.get(name)
+        if value:
+            return name, value
+    return None
 
 
 class Settings:
@@ -276,7 +331,12 @@ class Settings:
         return resolve(keywords, settings)
 
     def _update(self, values: Mapping[str, Any], describe: Callable[[str], str]) -> None:
+        ignored = sorted(name for name in values if name in WANDB_ONLY_SETTINGS)
+        if ignored:
+            console.warn(f"{describe(', '.join(ignored))}: wandb setting(s) with no meaning in tracker, ignored")
         for name, value in values.items():
+            if name in WANDB_ONLY_SETTINGS:
+                continue
             if name not in _FIELDS:
                 allowed = ", ".join(sorted(_FIELDS))
                 raise UsageError(f"{describe(name)} is not a setting; known settings: {allowed}")
@@ -352,22 +412,28 @@ def resolve_root_dir(requested: str | os.PathLike[str] | None) -> str | None:
     """Only where the store is, with init()'s precedence: readers need no other setting, not even a valid mode."""
     if requested is not None:
         return _root_dir("dir", requested)
-    if os.environ.get("TRACKER_DIR"):
-        return _root_dir("TRACKER_DIR", os.environ["TRACKER_DIR"])
+    if (variable := environment_value(os.environ, "TRACKER_DIR")) is not None:
+        return _root_dir(*variable)
     path = settings_file_path()
     return _root_dir(f"settings file {path}: root_dir", _file_table(path).get("root_dir"))
 
 
 def from_environment(environ: Mapping[str, str]) -> Settings:
-    """Settings from TRACKER_* variables; TRACKER_DISABLED=true means mode=disabled, as WANDB_DISABLED does."""
+    """Settings from TRACKER_* (else WANDB_*) variables; TRACKER_DISABLED=true (or WANDB_DISABLED) means disabled."""
     settings = Settings()
     for variable, name in ENVIRONMENT.items():
-        value = environ.get(variable)
-        if value is not None and value != "":
-            settings._values[name] = _FIELDS[name][1](variable, value)
-    if _validate.boolean("TRACKER_DISABLED", environ.get("TRACKER_DISABLED", ""), from_text=True):
+        found = environment_value(environ, variable)
+        if found is not None:
+            settings._values[name] = _FIELDS[name][1](*found)
+    disabled = environment_value(environ, "TRACKER_DISABLED")
+    wandb_under_tracker = disabled is not None and disabled[0].startswith("WANDB_") and environ.get("TRACKER_MODE")
+    if disabled is not None and not wandb_under_tracker and _validate.boolean(*disabled, from_text=True):
         settings._values["mode"] = "disabled"
     return settings
+
+
+process_defaults = Settings()
+"""What tracker.setup(settings=) gave: above the environment, below init(settings=) and keywords."""
 
 
 def coerce(value: Settings | Mapping[str, Any] | None) -> Settings:
@@ -386,5 +452,6 @@ def resolve(keywords: Mapping[str, Any], settings: Settings | Mapping[str, Any] 
     explicit = Settings.from_init_keywords(keywords)
     layered = from_file(settings_file_path())
     layered = layered.merged(from_environment(os.environ))
+    layered = layered.merged(process_defaults)
     layered = layered.merged(coerce(settings))
     return layered.merged(explicit)

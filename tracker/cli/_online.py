@@ -7,10 +7,10 @@ import sys
 
 import click
 
-from tracker import _credentials, _layout, console
+from tracker import _credentials, _layout, _setup, console
 from tracker._errors import Error
 from tracker._lock import is_held
-from tracker._settings import _base_url
+from tracker._settings import _base_url, getenv
 from tracker.cli._common import CommandError, api, global_options, resolve_run
 
 
@@ -19,8 +19,6 @@ from tracker.cli._common import CommandError, api, global_options, resolve_run
 @click.option("--key", help="The API key (default: asked for, or read from stdin when it is not a terminal).")
 def login(host: str, key: str | None) -> None:
     """Check an API key against a server and store it (mode 0600) for init() and the CLI."""
-    from tracker._http import Client, ServerUnreachable
-
     base_url = _base_url("--host", host)
     if key is None:
         key = click.prompt("API key", hide_input=True, err=True) if sys.stdin.isatty() else sys.stdin.readline()
@@ -28,15 +26,9 @@ def login(host: str, key: str | None) -> None:
     if not key:
         raise CommandError("no API key given (--key, or type it at the prompt, or pipe it on stdin)")
     try:
-        answer = Client(base_url, key, timeout=10).get("/api/viewer")
-    except ServerUnreachable as error:
+        console.note(_setup.check_and_store(base_url, key))
+    except Error as error:
         raise CommandError(str(error)) from None
-    if answer.status != 200:
-        raise CommandError(f"{base_url} refused this key ({answer.detail()}); nothing was stored")
-    path = _credentials.store(base_url, key, answer.body["entity"])
-    console.note(
-        f"logged in to {base_url} as {answer.body['user']} (entity {answer.body['entity']}); key kept in {path}"
-    )
 
 
 @click.command("logout")
@@ -50,20 +42,41 @@ def logout() -> None:
 @click.argument("run_refs", metavar="[RUN]...", nargs=-1)
 @click.option("--project", "-p", help="Only runs of this project.")
 @click.option(
-    "--server", "base_url", envvar="TRACKER_BASE_URL", help="The server (default: TRACKER_BASE_URL or the login)."
+    "--server",
+    "base_url",
+    envvar=["TRACKER_BASE_URL", "WANDB_BASE_URL"],
+    help="The server (default: TRACKER_BASE_URL or the login).",
 )
 @click.option("--entity", "-e", help="The entity to upload into (default: the run's, else the key's).")
+@click.option(
+    "--tensorboard",
+    "tensorboard_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Import this TensorBoard log directory into a new local run (of --project) instead of uploading.",
+)
 @global_options("dir")
 @click.pass_context
 def sync(
-    ctx: click.Context, run_refs: tuple[str, ...], project: str | None, base_url: str | None, entity: str | None
+    ctx: click.Context,
+    run_refs: tuple[str, ...],
+    project: str | None,
+    base_url: str | None,
+    entity: str | None,
+    tensorboard_dir: str | None,
 ) -> None:
     """Upload runs written offline, or cut off from their server, from where the server has them."""
+    if tensorboard_dir is not None:
+        from tracker.integrations import tensorboard
+
+        store_dir = ctx.find_root().ensure_object(dict).get("dir")
+        run, count = tensorboard.import_into_store(tensorboard_dir, store_dir, project)
+        console.note(f"{tensorboard_dir}: {count} events imported into run {run.project}/{run.id} ({run.name})")
+        return
     from tracker._http import Client, ServerUnreachable
     from tracker._online import Uploader, UploadRefused
 
     url, key = _credentials.configured_server(
-        _base_url("--server", base_url) if base_url else None, os.environ.get("TRACKER_API_KEY") or None
+        _base_url("--server", base_url) if base_url else None, getenv("TRACKER_API_KEY")
     )
     if url is None or key is None:
         raise CommandError("no tracking server or key: pass --server and set TRACKER_API_KEY, or run `tracker login`")
