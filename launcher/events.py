@@ -47,7 +47,7 @@ def _job_fields() -> dict[str, Any]:
     if "submitit" in sys.modules:
         with contextlib.suppress(Exception):  # only inside a submitit job
             fields["submitit_job_id"] = sys.modules["submitit"].JobEnvironment().job_id
-    return {**fields, "host": socket.gethostname(), "pid": os.getpid()}
+    return {**fields, "host": socket.gethostname()}
 
 
 @contextlib.contextmanager

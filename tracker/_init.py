@@ -79,6 +79,7 @@ def init(
         "save_code": save_code,
         "id": id,
     }
+    _logs.begin_init()
     resolved = _settings.resolve(keywords, settings)
     integrations = _check_integrations(magic, tensorboard, sync_tensorboard, monitor_gym)
     config_data = _config.filter_keys(_config.load(config), config_include_keys, config_exclude_keys)
@@ -98,7 +99,6 @@ def init(
         run = _disabled_run(resolved, config_data)
         _process.register(run, make_current=make_current, signals=())
         return run
-    _logs.warm()  # the debug-log writer imports structlog while init() works
     run = _open_run(resolved, config_data, run_mode, integrations)
     _process.register(run, make_current=make_current, signals=resolved.preemption_signals)
     if resolved.console != "off":

@@ -145,8 +145,9 @@ def flush(timeout: float = 2.0) -> bool:
     return done.wait(timeout)
 
 
-def warm() -> None:
-    """Start the writer now (it imports structlog), so that it is ready by the time init() flushes."""
+def begin_init() -> None:
+    """A new init(): drop events pending from before it, start the writer (it imports structlog) while init() works."""
+    _pending.clear()
     _ensure_thread()
 
 
@@ -213,7 +214,7 @@ def _write_forever() -> None:
             output = outputs[path] = _AppendLogger(path)
             logger = loggers[path] = structlog.wrap_logger(output, processors=processors)
         try:
-            getattr(logger, level)(event, timestamp=timestamp, pid=pid, _echo=echoed, **fields)
+            getattr(logger, level)(event, **{**fields, "timestamp": timestamp, "pid": pid, "_echo": echoed})
         except (TypeError, ValueError) as error:  # one event that cannot be rendered is written as such
             fallback = {"event": event, "level": level, "unrenderable": f"{type(error).__name__}: {error}"}
             outputs[path].msg(orjson.dumps({key: _safe(value) for key, value in fallback.items()}).decode())
