@@ -1,11 +1,13 @@
-"""Structured debug logs (JSON lines through structlog): each run's events, and this host's log of opened runs.
+"""Structured debug logs (JSON lines): each run's events, and this host's log of opened runs.
 
-structlog costs tens of ms to import, more than init() may take, so callers only enqueue events; one
-daemon thread imports structlog, redacts secrets (``tracker._redact``), renders and appends each event
-with one ``write()`` on an ``O_APPEND`` descriptor: an event is in the file (the kernel's page cache)
-as soon as it is written, and concurrent writers on one host never tear each other's lines. init() waits
-for its events before returning (``flush``), so a run killed right after still has them. Nothing here
-runs on ``log()``'s path, and structlog and ``logging`` are never configured globally.
+Callers only enqueue events (cheap from any thread, even a signal handler); one daemon thread runs them
+through structlog-protocol processors (timestamp, secret redaction in ``tracker._redact``, the
+TRACKER_DEBUG echo), renders them with orjson and appends each with one ``write()`` on an ``O_APPEND``
+descriptor: an event is in the file (the kernel's page cache) as soon as it is written, and concurrent
+writers on one host never tear each other's lines. init() waits for its events before returning
+(``flush``), so a run killed right after still has them; that is why structlog itself, whose import
+(rich, asyncio) costs more than init(), is not imported here. Nothing here runs on ``log()``'s path,
+and ``logging`` is never configured.
 
 Event names and fields are documented in ``tracker/FORMAT.md`` ("Debug events").
 """
@@ -138,7 +140,7 @@ def flush(timeout: float = 2.0) -> bool:
     """Wait until everything queued so far is written; False if the writer did not catch up in time."""
     if _thread is None:
         return True
-    if not _thread.is_alive():  # the writer died (e.g. structlog missing): nothing will be written
+    if not _thread.is_alive():  # the writer died: nothing will be written
         return False
     done = threading.Event()
     _queue.put((_FLUSH, done))
@@ -146,7 +148,7 @@ def flush(timeout: float = 2.0) -> bool:
 
 
 def begin_init() -> None:
-    """A new init(): drop events pending from before it, start the writer (it imports structlog) while init() works."""
+    """A new init(): drop events pending from before it, and start the writer while init() works."""
     _pending.clear()
     _ensure_thread()
 
@@ -161,8 +163,8 @@ def _ensure_thread() -> None:
             _thread.start()
 
 
-class _AppendLogger:
-    """structlog's output end: one write() per rendered line on an O_APPEND descriptor (never torn, never buffered)."""
+class _AppendFile:
+    """The output end: one write() per rendered line on an O_APPEND descriptor (never torn, never buffered)."""
 
     __slots__ = ("fd",)
 
@@ -170,54 +172,58 @@ class _AppendLogger:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
-    def msg(self, line: str) -> None:
+    def write_line(self, line: str) -> None:
         os.write(self.fd, (line + "\n").encode("utf-8", "backslashreplace"))
 
-    debug = info = warning = error = msg
+
+def _stamp(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    event["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(event["timestamp"])) + (
+        f".{int(event['timestamp'] % 1 * 1e6):06d}Z"
+    )
+    return event
+
+
+def _echo(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    if event.pop("_echo", False):
+        from tracker import _logread, console
+
+        console.echo(_logread.readable(event))
+    return event
+
+
+def _render(event: dict[str, Any]) -> str:
+    import orjson
+
+    return orjson.dumps(event, default=str).decode()
+
+
+_COMMON = ("timestamp", "level", "event", "pid", "_echo")
 
 
 def _write_forever() -> None:
-    import orjson
-    import structlog
-
     from tracker import _redact
 
-    def stamp(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-        event["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(event["timestamp"])) + (
-            f".{int(event['timestamp'] % 1 * 1e6):06d}Z"
-        )
-        return event
-
-    def echo(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-        if event.pop("_echo", False):
-            from tracker import _logread, console
-
-            console.echo(_logread.readable(event))
-        return event
-
-    processors = [
-        structlog.processors.add_log_level,
-        stamp,
-        structlog.processors.format_exc_info,
-        _redact.processor,
-        echo,
-        structlog.processors.JSONRenderer(serializer=lambda obj, **_: orjson.dumps(obj, default=str).decode()),
-    ]
-    loggers: dict[str, Any] = {}
-    outputs: dict[str, _AppendLogger] = {}
+    # structlog's processor protocol, applied here rather than through structlog.wrap_logger: importing
+    # structlog (which loads rich and asyncio) takes longer than init() itself, and init() waits for its events
+    processors = (_stamp, _redact.processor, _echo)
+    outputs: dict[str, _AppendFile] = {}
 
     def write(
         path: str, level: str, event: str, fields: dict[str, Any], timestamp: float, pid: int, echoed: bool
     ) -> None:
-        logger = loggers.get(path)
-        if logger is None:
-            output = outputs[path] = _AppendLogger(path)
-            logger = loggers[path] = structlog.wrap_logger(output, processors=processors)
+        output = outputs.get(path)
+        if output is None:
+            output = outputs[path] = _AppendFile(path)
+        record = {"timestamp": timestamp, "level": level, "event": event, "pid": pid, "_echo": echoed}
+        record.update((key, value) for key, value in fields.items() if key not in _COMMON)
         try:
-            getattr(logger, level)(event, **{**fields, "timestamp": timestamp, "pid": pid, "_echo": echoed})
+            for processor in processors:
+                record = processor(None, level, record)
+            line = _render(record)
         except (TypeError, ValueError) as error:  # one event that cannot be rendered is written as such
             fallback = {"event": event, "level": level, "unrenderable": f"{type(error).__name__}: {error}"}
-            outputs[path].msg(orjson.dumps({key: _safe(value) for key, value in fallback.items()}).decode())
+            line = _render({key: _safe(value) for key, value in fallback.items()})
+        output.write_line(line)
 
     while True:
         item = _queue.get()
@@ -226,7 +232,6 @@ def _write_forever() -> None:
             if kind == _FLUSH:
                 item[1].set()
             elif kind == _CLOSE:
-                loggers.pop(item[1], None)
                 output = outputs.pop(item[1], None)
                 if output is not None:
                     os.close(output.fd)

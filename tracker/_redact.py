@@ -60,5 +60,5 @@ def _redact_text(text: str) -> str:
 
 
 def processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-    """structlog processor: the event dict with every field redacted (its ``event`` name too)."""
+    """A structlog-protocol processor: the event dict with every field redacted (its ``event`` name too)."""
     return {name: redact(value, name) if name != "event" else _redact_text(str(value)) for name, value in event.items()}
