@@ -31,7 +31,7 @@ _CLOSE = "close"
 _FLUSH = "flush"
 # run logs open in this process: the warnings shown to the user are written to each of them
 _open: list[DebugLog] = []
-# warnings shown while no run log was open (e.g. during init()); the next run opened here takes them
+# events of the run init() is opening, from before its log exists (warnings shown, the server connected to)
 _pending: collections.deque[tuple[str, str, dict[str, Any], float]] = collections.deque(maxlen=32)
 
 
