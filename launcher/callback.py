@@ -13,6 +13,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 import tracker
+from launcher import events
 from launcher.tracking import TrackedTask, start_run
 
 
@@ -27,6 +28,7 @@ class TrackerCallback(Callback):
             return
         try:
             self._run = start_run(config)
+            events.job_started()
         except tracker.UsageError as error:
             # Hydra turns a callback's exceptions into warnings; a SystemExit stops the job as it must.
             raise SystemExit(f"tracker: {error}") from error
@@ -34,5 +36,6 @@ class TrackerCallback(Callback):
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if self._run is None:
             return
+        events.job_ended(job_return.status.name)
         self._run.finish(exit_code=1 if job_return.status == JobStatus.FAILED else 0)
         self._run = None

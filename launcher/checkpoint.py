@@ -11,6 +11,7 @@ import pickle
 from typing import Any
 
 import tracker
+from launcher import events
 from tracker.atomic import write_atomic
 
 
@@ -26,14 +27,20 @@ def checkpoint_dir() -> str:
 def save(state: Any, name: str = "state.pkl") -> str:
     """Pickle ``state`` atomically: a kill mid-save leaves the previous checkpoint intact."""
     path = os.path.join(checkpoint_dir(), name)
-    write_atomic(path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    write_atomic(path, data)
+    events.checkpoint("checkpoint.saved", path, bytes=len(data))
     return path
 
 
 def load(name: str = "state.pkl", default: Any = None) -> Any:
     """The last saved state, or ``default`` when this run has none yet."""
+    path = os.path.join(checkpoint_dir(), name)
     try:
-        with open(os.path.join(checkpoint_dir(), name), "rb") as handle:
-            return pickle.load(handle)
+        with open(path, "rb") as handle:
+            state = pickle.load(handle)
     except FileNotFoundError:
+        events.checkpoint("checkpoint.loaded", path, found=False)
         return default
+    events.checkpoint("checkpoint.loaded", path, found=True)
+    return state

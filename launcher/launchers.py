@@ -18,6 +18,7 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLaunche
 from omegaconf import DictConfig
 
 import tracker
+from launcher import events
 from launcher.tracking import TrackedTask, store_dir, tracker_yaml, validate
 from sweeps import SweepManifest, experiment_overrides, job_name, run_id, sweep_group
 from sweeps.report import print_jobs
@@ -72,6 +73,7 @@ class TrackingLauncherMixin:
             for index, overrides in enumerate(job_overrides)
         ]
         manifest.add_jobs(jobs)
+        events.sweep_launched(api.root, self.group, type(self).__name__, str(self.config.hydra.sweep.dir), jobs)
         try:
             return super().launch(job_overrides, initial_job_idx)  # type: ignore[misc]
         finally:
@@ -91,6 +93,7 @@ class _RequeueCounting:
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         if isinstance(self.task_function, TrackedTask):
             self.task_function.requeues += 1
+            events.requeued(self.task_function.requeues)
         return super().checkpoint(*args, **kwargs)  # type: ignore[misc]
 
 

@@ -15,6 +15,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 import tracker
+from launcher import events
 from launcher.config import TrackerConf
 from sweeps import job_name, run_id
 
@@ -140,5 +141,8 @@ class TrackedTask:
     def __call__(self, config: DictConfig) -> Any:
         # the run's context ends it finished, failed or preempted with the task's real exit code,
         # although Hydra swallows task exceptions in sweeps
-        with start_run(config, group=self.group, deterministic_id=True, requeued=self.requeues > 0):
+        with (
+            start_run(config, group=self.group, deterministic_id=True, requeued=self.requeues > 0),
+            events.job(self.requeues),
+        ):
             return self.task_function(config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -126,9 +127,9 @@ def test_debug_logs_are_json_lines_and_the_root_logger_is_untouched(store):
     assert _logs.flush()
     lines = (store / "tracker-runs" / "projects" / "p" / run_id / "logs" / "debug.log").read_bytes().splitlines()
     events = [orjson.loads(line) for line in lines]
-    assert [event["event"] for event in events] == ["init", "finished"]
+    assert [event["event"] for event in events] == ["settings.resolved", "identity.decided", "run.init", "run.finished"]
     assert all(event["run_id"] == run_id and event["level"] == "info" and "timestamp" in event for event in events)
-    global_log = (store / "tracker-runs" / "debug.log").read_bytes().splitlines()
+    global_log = (store / "tracker-runs" / ".logs" / f"{socket.gethostname()}.jsonl").read_bytes().splitlines()
     assert any(orjson.loads(line).get("run_id") == run_id for line in global_log)
     assert logging.getLogger().handlers == root_handlers
 

@@ -22,14 +22,22 @@ from tracker._names import new_run_id
 class Claim:
     """A run directory held by this process, and what init() is to do with it (``new`` or ``resume``)."""
 
-    __slots__ = ("action", "lock", "paths", "project", "replaced_to", "root", "run_id")
+    __slots__ = ("action", "lock", "paths", "project", "reason", "replaced_to", "root", "run_id")
 
     def __init__(
-        self, root: str, project: str, run_id: str, lock: RunLock, action: str, replaced_to: str | None = None
+        self,
+        root: str,
+        project: str,
+        run_id: str,
+        lock: RunLock,
+        action: str,
+        replaced_to: str | None = None,
+        reason: str = "",
     ) -> None:
         self.root, self.project, self.run_id = root, project, run_id
         self.paths = _layout.RunPaths(_layout.run_dir(root, project, run_id))
         self.lock, self.action, self.replaced_to = lock, action, replaced_to
+        self.reason = reason  # why this action, for the debug log's identity.decided event
 
     def abandon(self) -> None:
         """Undo the claim after a failed start: a new run's directory goes, a replaced run comes back."""
@@ -46,16 +54,18 @@ def claim(root: str, project: str, run_id: str | None, resume: bool | str | None
     os.makedirs(_layout.project_dir(root, project), exist_ok=True)
     if resume in (True, "auto"):
         if run_id is None:
-            return _auto_candidate(root, project) or _claim_fresh(root, project)
+            return _auto_candidate(root, project) or _claim_fresh(
+                root, project, f"resume={resume!r}: no unfinished run of this store to continue"
+            )
         resume = "allow"
     if run_id is None:
         if resume == "must":
             raise UsageError("resume='must' needs the id of the run to resume: pass id=... or set TRACKER_RUN_ID")
-        return _claim_fresh(root, project)
+        return _claim_fresh(root, project, "no run id given")
     return _claim_named(root, project, run_id, resume)
 
 
-def _claim_fresh(root: str, project: str) -> Claim:
+def _claim_fresh(root: str, project: str, reason: str) -> Claim:
     while True:
         run_id = new_run_id()
         try:
@@ -66,7 +76,7 @@ def _claim_fresh(root: str, project: str) -> Claim:
             lock = RunLock.acquire(os.path.join(_layout.run_dir(root, project, run_id), _layout.LOCK_FILE), run_id)
         except LockGone:
             continue
-        return Claim(root, project, run_id, lock, "new")
+        return Claim(root, project, run_id, lock, "new", reason=f"{reason}: a new id")
 
 
 def _claim_named(root: str, project: str, run_id: str, resume: bool | str | None) -> Claim:
@@ -86,12 +96,13 @@ def _claim_named(root: str, project: str, run_id: str, resume: bool | str | None
                 Claim(root, project, run_id, lock, "new").abandon()
                 raise UsageError(f"resume='must': {where} does not exist in {root}")
             _clear_debris(paths)
-            return Claim(root, project, run_id, lock, "new", replaced_to)
+            reason = f"resume={resume!r} and the run existed" if replaced_to else "no run with this id is stored"
+            return Claim(root, project, run_id, lock, "new", replaced_to, reason)
         if resume == "never":
             lock.release()
             raise UsageError(f"resume='never': {where} already exists in {root}; choose another id or resume='allow'")
         if resume in ("allow", "must"):
-            return Claim(root, project, run_id, lock, "resume")
+            return Claim(root, project, run_id, lock, "resume", reason=f"resume={resume!r} and the run is stored")
         if replaced_to is not None:
             lock.release()
             raise UsageError(f"{where} was started again by another process while this one replaced it")
@@ -136,7 +147,9 @@ def _auto_candidate(root: str, project: str) -> Claim | None:
     if record is None or record.get("state") == "finished":
         lock.release()
         return None
-    return Claim(root, project, candidate, lock, "resume")
+    return Claim(
+        root, project, candidate, lock, "resume", reason=f"resume='auto': {path} names an unfinished run nobody holds"
+    )
 
 
 def remove_abandoned(directory: str) -> bool:

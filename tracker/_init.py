@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any
 
-from tracker import _claim, _config, _credentials, _layout, _process, _settings, console
+from tracker import _claim, _config, _credentials, _events, _layout, _logs, _process, _settings, console
 from tracker._errors import StorageError, UsageError
 from tracker._journal import (
     EVENT,
@@ -80,6 +80,7 @@ def init(
         "save_code": save_code,
         "id": id,
     }
+    _logs.begin_init()
     resolved = _settings.resolve(keywords, settings)
     shell = _kernel_shell()
     if shell is not None:  # the documented notebook defaults; the session (not the kernel) is the code saved
@@ -120,6 +121,7 @@ def init(
     _start_integrations(run, integrations)
     if shell is not None:
         _setup_notebook(run, shell, save_notebook)
+    _logs.flush()  # the init events are in the file before the program goes on (and may be killed)
     return run
 
 
@@ -288,7 +290,11 @@ def _open_run(resolved: Settings, config: dict[str, Any], mode: str, integration
                 resume = "allow"  # this node may have no copy: the server's continues
     resuming = resume not in (None, False, "never")
     root = _layout.store_root(_base_dir(resolved.root_dir, resuming))
-    claim = _claim.claim(root, resolved.project, resolved.run_id, resume)
+    try:
+        claim = _claim.claim(root, resolved.project, resolved.run_id, resume)
+    except UsageError as error:
+        _events.init_refused(root, resolved.project, resolved.run_id, error)
+        raise
     try:
         run = _start(claim, resolved, config, mode, integrations, remote, server_view)
     except BaseException:
@@ -339,7 +345,7 @@ def _start(
         config = {**prior.config, **config}
     metadata = _metadata(start, prior, resolved)
     writer = RunWriter.open(paths, claim.lock)
-    log = DebugLog(os.path.join(paths.logs, _layout.DEBUG_LOG), run_id=run_id)
+    log = DebugLog(os.path.join(paths.logs, _layout.DEBUG_LOG), level=resolved.log_level, run_id=run_id)
     run = Run(
         identity,
         writer=writer,
@@ -405,12 +411,7 @@ def _after_start(
         except OSError as error:
             console.warn(f"save_code: the program could not be saved with the run ({error.strerror or error})")
     _add_git_metadata(run, metadata)
-    run._debug.info(
-        "init", project=claim.project, action=claim.action, dir=paths.directory, settings=resolved.to_dict()
-    )
-    DebugLog(_layout.global_log(claim.root)).info(
-        "run opened", run_id=claim.run_id, project=claim.project, dir=paths.directory
-    )
+    _events.run_opened(run, claim, resolved)
     console.info(f"run {run.name} ({claim.run_id}) -> {paths.directory}", silent=resolved.silent)
     if prior is not None:
         console.info(f"resumed at step {prior.starting_step}", silent=resolved.silent)

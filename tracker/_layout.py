@@ -20,6 +20,7 @@ MEDIA_DIR = "media"
 ARTIFACTS_DIR = "artifacts"
 ARTIFACTS_FILE = "artifacts.jsonl"
 DEBUG_LOG = "debug.log"
+HOST_LOGS_DIR = ".logs"
 RESUME_FILE = "resume.json"
 
 
@@ -71,8 +72,9 @@ def resume_file(root: str) -> str:
     return os.path.join(root, RESUME_FILE)
 
 
-def global_log(root: str) -> str:
-    return os.path.join(root, DEBUG_LOG)
+def host_log(root: str, host: str) -> str:
+    """``<store>/.logs/<host>.jsonl``: one global debug log per host, so no two hosts append to one file."""
+    return os.path.join(root, HOST_LOGS_DIR, f"{host.replace(os.sep, '_') or 'unknown-host'}.jsonl")
 
 
 class RunPaths:

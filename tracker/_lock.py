@@ -29,14 +29,24 @@ class LockGone(Exception):
     """The lock file was removed or replaced while we waited for it: look the run up again."""
 
 
-class RunLock:
-    """The exclusive lock held by the process writing a run."""
+class LockRefused(UsageError):
+    """Another live process holds the run's lock; ``holder`` is what it wrote there (pid, host), if readable."""
 
-    __slots__ = ("_fd", "path")
+    def __init__(self, message: str, holder: dict[str, object]) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class RunLock:
+    """The exclusive lock held by the process writing a run; ``waited_for`` names a holder it had to wait for."""
+
+    __slots__ = ("_fd", "path", "waited", "waited_for")
 
     def __init__(self, path: str, fd: int) -> None:
         self.path = path
         self._fd: int | None = fd
+        self.waited = 0.0  # seconds spent waiting for another holder to let go
+        self.waited_for: dict[str, object] | None = None
 
     @classmethod
     def acquire(cls, path: str, run_id: str, *, patience: float = _ACQUIRE_PATIENCE_S) -> RunLock:
@@ -45,21 +55,25 @@ class RunLock:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         except FileNotFoundError:
             raise LockGone(path) from None
-        deadline = time.monotonic() + patience
+        started = time.monotonic()
+        holder: dict[str, object] | None = None
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = _read_holder(fd)
+                holder = holder or _read_holder(fd)
+                if time.monotonic() - started >= patience:
                     os.close(fd)
-                    raise UsageError(
-                        f"run ID {run_id!r} is in use by {holder}; one process writes a run at a time "
-                        "(wait for it to finish, or choose another id)"
+                    raise LockRefused(
+                        f"run ID {run_id!r} is in use by {_describe(holder)}; one process writes a run at a time "
+                        "(wait for it to finish, or choose another id)",
+                        holder,
                     ) from None
                 time.sleep(0.01)
         lock = cls(path, fd)
+        if holder is not None:
+            lock.waited, lock.waited_for = time.monotonic() - started, holder
         if not lock._still_at_path():
             lock.release()
             raise LockGone(path)
@@ -108,12 +122,17 @@ class RunLock:
             self._fd = None
 
 
-def _read_holder(fd: int) -> str:
+def _read_holder(fd: int) -> dict[str, object]:
+    """The pid and host the holder wrote into the lock file ({} when unreadable)."""
     try:
         holder = orjson.loads(os.pread(fd, 4096, 0))
-        return f"pid {int(holder['pid'])} on {str(holder['host'])!r}"
+        return {"pid": int(holder["pid"]), "host": str(holder["host"])}
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return "another process"
+        return {}
+
+
+def _describe(holder: dict[str, object]) -> str:
+    return f"pid {holder['pid']} on {holder['host']!r}" if holder else "another process"
 
 
 def is_held(path: str) -> bool:

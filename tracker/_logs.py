@@ -1,65 +1,156 @@
-"""Structured debug logs (JSON lines through structlog) written by a background thread.
+"""Structured debug logs (JSON lines): each run's events, and this host's log of opened runs.
 
-structlog costs ~50 ms to import here, more than init() may take, so callers only enqueue events;
-one daemon thread imports structlog, renders and appends. structlog is never configured globally:
-the user's own structlog and logging setup stay untouched.
+Callers only enqueue events (cheap from any thread, even a signal handler); one daemon thread runs them
+through structlog-protocol processors (timestamp, secret redaction in ``tracker._redact``, the
+TRACKER_DEBUG echo), renders them with orjson and appends each with one ``write()`` on an ``O_APPEND``
+descriptor: an event is in the file (the kernel's page cache) as soon as it is written, and concurrent
+writers on one host never tear each other's lines. init() waits for its events before returning
+(``flush``), so a run killed right after still has them; that is why structlog itself, whose import
+(rich, asyncio) costs more than init(), is not imported here. Nothing here runs on ``log()``'s path,
+and ``logging`` is never configured.
+
+Event names and fields are documented in ``tracker/FORMAT.md`` ("Debug events").
 """
 
 from __future__ import annotations
 
+import collections
 import os
 import queue
+import socket
 import threading
 import time
 from typing import Any
 
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+DEFAULT_LEVEL = "info"
 _queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
 _thread: threading.Thread | None = None
 _thread_lock = threading.Lock()
 _CLOSE = "close"
 _FLUSH = "flush"
+# run logs open in this process: the warnings shown to the user are written to each of them
+_open: list[DebugLog] = []
+# events of the run init() is opening, from before its log exists (warnings shown, the server connected to)
+_pending: collections.deque[tuple[str, str, dict[str, Any], float]] = collections.deque(maxlen=32)
+
+
+def echo_enabled() -> bool:
+    """TRACKER_DEBUG=1: every event, debug included, is also shown on stderr in readable form."""
+    return os.environ.get("TRACKER_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 class DebugLog:
-    """A logger bound to one file and a context (e.g. run_id); cheap to call from any thread."""
+    """A logger bound to one file, a level and a context (e.g. run_id); cheap to call from any thread."""
 
-    __slots__ = ("_context", "_path")
+    __slots__ = ("_capture", "_context", "_echo", "_path", "_threshold")
 
-    def __init__(self, path: str, **context: Any) -> None:
+    def __init__(self, path: str, *, level: str = DEFAULT_LEVEL, **context: Any) -> None:
         self._path = path
         self._context = context
+        self._echo = echo_enabled()
+        self._threshold = LEVELS["debug"] if self._echo else LEVELS[level]
+        self._capture: Any = None  # the handler on Hydra's and submitit's loggers (tracker._logcapture)
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def enabled(self, level: str) -> bool:
+        return LEVELS[level] >= self._threshold
 
     def debug(self, event: str, **fields: Any) -> None:
-        self._put("debug", event, fields)
+        self.event("debug", event, **fields)
 
     def info(self, event: str, **fields: Any) -> None:
-        self._put("info", event, fields)
+        self.event("info", event, **fields)
 
     def warning(self, event: str, **fields: Any) -> None:
-        self._put("warning", event, fields)
+        self.event("warning", event, **fields)
 
     def error(self, event: str, **fields: Any) -> None:
-        self._put("error", event, fields)
+        self.event("error", event, **fields)
+
+    def event(self, level: str, event: str, *, at: float | None = None, **fields: Any) -> None:
+        """Queue one event if its level passes this log's threshold."""
+        if LEVELS[level] < self._threshold:
+            return
+        _ensure_thread()
+        item = ("log", self._path, level, event, {**self._context, **fields}, at or time.time(), os.getpid())
+        _queue.put((*item, self._echo))
+
+    def open_for_run(self) -> None:
+        """Make this the log of a live run: warnings shown from now on (and those pending) are written here."""
+        _open.append(self)
+        while _pending:
+            level, event, fields, at = _pending.popleft()
+            self.event(level, event, at=at, **fields)
+
+    def capture_libraries(self, level: str) -> None:
+        """Also write Hydra's and submitit's log records (at ``level`` and above) here, until close()."""
+        from tracker import _logcapture
+
+        self._capture = _logcapture.attach(self, level)
 
     def close(self) -> None:
-        """Close the file once what was queued before is written."""
+        """Stop capturing, then close the file once what was queued before is written."""
+        if self._capture is not None:
+            from tracker import _logcapture
+
+            _logcapture.detach(self._capture)
+            self._capture = None
+        if self in _open:
+            _open.remove(self)
         _ensure_thread()
         _queue.put((_CLOSE, self._path))
 
-    def _put(self, level: str, event: str, fields: dict[str, Any]) -> None:
-        _ensure_thread()
-        _queue.put(("log", self._path, level, event, {**self._context, **fields}, time.time(), os.getpid()))
+
+def warning_shown(message: str) -> None:
+    """A warning the user saw (``console.warn``): an event in every open run log, or kept for the next run."""
+    logs = list(_open)
+    if not logs:
+        before_run("warning", "warning.shown", message=message)
+    for log in logs:
+        log.warning("warning.shown", message=message)
+
+
+def before_run(level: str, event: str, **fields: Any) -> None:
+    """An event of the run init() is opening, decided before its log exists (the server it connects to)."""
+    _pending.append((level, event, fields, time.time()))
+
+
+def run_event(level: str, event: str, **fields: Any) -> None:
+    """An event for the runs open in this process (the launcher's job events); nothing when none is open."""
+    for log in list(_open):
+        log.event(level, event, **fields)
+
+
+def host_event(root: str, level: str, event: str, **fields: Any) -> None:
+    """One event in this host's global log of the store at ``root`` (runs opened, refused, sweeps launched).
+
+    Every process on this host appends to the one file with single O_APPEND writes (atomic on one host);
+    other hosts have their own file, so no line is ever shared across hosts (readers merge the files).
+    """
+    from tracker import _layout
+
+    DebugLog(_layout.host_log(root, socket.gethostname()), level="debug").event(level, event, **fields)
 
 
 def flush(timeout: float = 2.0) -> bool:
     """Wait until everything queued so far is written; False if the writer did not catch up in time."""
     if _thread is None:
         return True
-    if not _thread.is_alive():  # the writer died (e.g. structlog missing): nothing will be written
+    if not _thread.is_alive():  # the writer died: nothing will be written
         return False
     done = threading.Event()
     _queue.put((_FLUSH, done))
     return done.wait(timeout)
+
+
+def begin_init() -> None:
+    """A new init(): drop events pending from before it, and start the writer while init() works."""
+    _pending.clear()
+    _ensure_thread()
 
 
 def _ensure_thread() -> None:
@@ -72,36 +163,67 @@ def _ensure_thread() -> None:
             _thread.start()
 
 
-def _write_forever() -> None:
+class _AppendFile:
+    """The output end: one write() per rendered line on an O_APPEND descriptor (never torn, never buffered)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+    def write_line(self, line: str) -> None:
+        os.write(self.fd, (line + "\n").encode("utf-8", "backslashreplace"))
+
+
+def _stamp(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    event["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(event["timestamp"])) + (
+        f".{int(event['timestamp'] % 1 * 1e6):06d}Z"
+    )
+    return event
+
+
+def _echo(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    if event.pop("_echo", False):
+        from tracker import _logread, console
+
+        console.echo(_logread.readable(event))
+    return event
+
+
+def _render(event: dict[str, Any]) -> str:
     import orjson
-    import structlog
 
-    def stamp(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-        event["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(event["timestamp"])) + (
-            f".{int(event['timestamp'] % 1 * 1e6):06d}Z"
-        )
-        return event
+    return orjson.dumps(event, default=str).decode()
 
-    processors = [
-        structlog.processors.add_log_level,
-        stamp,
-        structlog.processors.format_exc_info,
-        structlog.processors.JSONRenderer(serializer=lambda obj, **_: orjson.dumps(obj, default=str).decode()),
-    ]
-    loggers: dict[str, Any] = {}
-    files: dict[str, Any] = {}
 
-    def write(path: str, level: str, event: str, fields: dict[str, Any], timestamp: float, pid: int) -> None:
-        logger = loggers.get(path)
-        if logger is None:
-            handle = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - kept open across events
-            files[path] = handle
-            logger = loggers[path] = structlog.wrap_logger(structlog.WriteLogger(handle), processors=processors)
+_COMMON = ("timestamp", "level", "event", "pid", "_echo")
+
+
+def _write_forever() -> None:
+    from tracker import _redact
+
+    # structlog's processor protocol, applied here rather than through structlog.wrap_logger: importing
+    # structlog (which loads rich and asyncio) takes longer than init() itself, and init() waits for its events
+    processors = (_stamp, _redact.processor, _echo)
+    outputs: dict[str, _AppendFile] = {}
+
+    def write(
+        path: str, level: str, event: str, fields: dict[str, Any], timestamp: float, pid: int, echoed: bool
+    ) -> None:
+        output = outputs.get(path)
+        if output is None:
+            output = outputs[path] = _AppendFile(path)
+        record = {"timestamp": timestamp, "level": level, "event": event, "pid": pid, "_echo": echoed}
+        record.update((key, value) for key, value in fields.items() if key not in _COMMON)
         try:
-            getattr(logger, level)(event, timestamp=timestamp, pid=pid, **fields)
+            for processor in processors:
+                record = processor(None, level, record)
+            line = _render(record)
         except (TypeError, ValueError) as error:  # one event that cannot be rendered is written as such
             fallback = {"event": event, "level": level, "unrenderable": f"{type(error).__name__}: {error}"}
-            files[path].write(orjson.dumps({key: _safe(value) for key, value in fallback.items()}).decode() + "\n")
+            line = _render({key: _safe(value) for key, value in fallback.items()})
+        output.write_line(line)
 
     while True:
         item = _queue.get()
@@ -110,10 +232,9 @@ def _write_forever() -> None:
             if kind == _FLUSH:
                 item[1].set()
             elif kind == _CLOSE:
-                loggers.pop(item[1], None)
-                handle = files.pop(item[1], None)
-                if handle is not None:
-                    handle.close()
+                output = outputs.pop(item[1], None)
+                if output is not None:
+                    os.close(output.fd)
             else:
                 write(*item[1:])
         except Exception:  # a full disk or a vanished file must never stop this thread, nor training
@@ -126,11 +247,13 @@ def _safe(value: object) -> str:
 
 
 def _reset_after_fork() -> None:
-    """A forked child has no writer thread; start a fresh one on demand."""
+    """A forked child has no writer thread and no runs of its own; start afresh on demand."""
     global _queue, _thread, _thread_lock
     _queue = queue.SimpleQueue()
     _thread = None
     _thread_lock = threading.Lock()
+    _open.clear()
+    _pending.clear()
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from tracker import _credentials, _layout, console
+from tracker import _credentials, _layout, _logs, _redact, console
 from tracker._errors import Error, UsageError
 from tracker._http import Client, Response, ServerUnreachable
 from tracker._journal import decode_record
@@ -60,6 +60,7 @@ def connect(
     A key that cannot write to ``entity`` is a UsageError naming both, whatever ``force`` says.
     """
     base_url, api_key = _credentials.configured_server(base_url, api_key)
+    _redact.add_secret(api_key)  # kept out of every debug log, whatever message quotes it
     problem, viewer = None, None
     if base_url is None:
         problem = "no tracking server is configured (set TRACKER_BASE_URL, or run `tracker login`)"
@@ -80,6 +81,7 @@ def connect(
     if problem is not None or viewer is None or api_key is None or base_url is None:
         if force:
             raise Error(f"mode='online' with force=True, but {problem}; nothing was written")
+        _logs.before_run("warning", "online.fallback", base_url=base_url, problem=problem)
         console.warn(f"mode='online': {problem}; this run is stored offline (upload it later with `tracker sync`)")
         return None
     chosen = entity or viewer["entity"]
@@ -88,6 +90,7 @@ def connect(
             f"entity={chosen!r}: the API key of {viewer['user']!r} cannot write to it "
             f"(it can write to {', '.join(viewer['entities'])})"
         )
+    _logs.before_run("info", "online.connected", base_url=base_url, entity=chosen, user=viewer.get("user"))
     return Remote(base_url, api_key, chosen)
 
 
@@ -97,6 +100,7 @@ def _anonymous_key(base_url: str) -> tuple[str | None, str | None]:
     if answer.status != 200:
         return None, f"{base_url} does not accept anonymous runs ({answer.detail()})"
     _credentials.store(base_url, answer.body["key"], answer.body["entity"])
+    _redact.add_secret(answer.body["key"])
     return answer.body["key"], None
 
 
@@ -347,6 +351,7 @@ class Streamer:
         self._finishing = False
         self._uploader: Uploader | None = None
         self.refused: str | None = None
+        self.debug: _logs.DebugLog | None = None  # the run's debug log, set by the run it serves
         self._thread = threading.Thread(target=self._loop, name="tracker-upload", daemon=True)
         self._thread.start()
 
@@ -363,14 +368,19 @@ class Streamer:
                 due = time.monotonic() - last_sent >= self._heartbeat
                 if uploader.send(heartbeat=due or self._finishing):
                     last_sent, delay = time.monotonic(), _BACKOFF_S[0]
+                    if self.debug is not None and self.debug.enabled("debug"):
+                        self.debug.debug("online.batch", offset=uploader.offset, heartbeat=due)
                     if uploader.pending():
                         continue
                 if self._finishing and not uploader.pending() and not uploader._changed_files():
                     uploader.send_files()  # the last files (saved at finish) after the last records
                     break
                 self._wake.wait(_POLL_S)
-            except ServerUnreachable:
-                self._wake.wait(delay * (0.5 + random.random()))  # back off, with jitter against thundering herds
+            except ServerUnreachable as error:
+                wait = delay * (0.5 + random.random())  # back off, with jitter against thundering herds
+                if self.debug is not None:
+                    self.debug.warning("online.retry", error=str(error), wait_s=round(wait, 3))
+                self._wake.wait(wait)
                 delay = min(delay * 2, _BACKOFF_S[1])
             except UploadRefused as error:
                 self.refused = str(error)
@@ -379,6 +389,10 @@ class Streamer:
                 self.refused = f"{type(error).__name__}: {error}"
                 break
             self._wake.clear()
+        if self.debug is not None:
+            self.debug.event(
+                "error" if self.refused else "info", "online.stopped", refused=self.refused, offset=uploader.offset
+            )
         uploader.client.close()
         self._done.set()
 

@@ -137,17 +137,18 @@ def _uncaught_exception() -> BaseException | None:
 
 
 def _at_exit() -> None:
-    exception = _uncaught_exception()
-    if exception is not None:
-        for run in live_runs():
-            if run._debug:
-                run._debug.error("uncaught exception", exception=f"{type(exception).__name__}: {exception}")
-        code = 1
-    else:
-        code = _exit_code if _exit_code is not None else 0
-    finish_all(code)
     from tracker import _logs
 
+    exception = _uncaught_exception()
+    if exception is not None:
+        _logs.run_event("error", "run.uncaught_exception", exception=f"{type(exception).__name__}: {exception}")
+        code, source = 1, "uncaught exception"
+    elif _exit_code is not None:
+        code, source = _exit_code, "sys.exit()"
+    else:
+        code, source = 0, "the interpreter ended normally"
+    _logs.run_event("info", "exit.code", exit_code=code, source=source)
+    finish_all(code)
     _logs.flush()
 
 
@@ -159,20 +160,32 @@ def _on_preemption_signal(number: int, frame: FrameType | None) -> None:
 
 
 def _handle_preemption(number: int, frame: FrameType | None) -> None:
+    from tracker import _logs
+
+    previous = _previous_handlers.get(number)
+    if callable(previous):
+        action = f"runs marked preempting; the handler installed before ({_name_of(previous)}) called"
+    elif previous != signal.SIG_IGN:
+        action = "runs marked preempting and finished; the process dies of the signal"
+    else:
+        action = "runs marked preempting; the signal was ignored before, so the process goes on"
+    _logs.run_event("warning", "signal.received", signal=signal.Signals(number).name, action=action)
     for run in live_runs():
         run.mark_preempting()
-    previous = _previous_handlers.get(number)
     if callable(previous):
         previous(number, frame)
     elif previous != signal.SIG_IGN:
         # The default action ends the process: finish every run first, then die of the same signal
         # so the parent (Slurm, a shell) sees what really happened.
+        _logs.run_event("info", "exit.code", exit_code=128 + number, source=f"signal {signal.Signals(number).name}")
         finish_all(128 + number)
-        from tracker import _logs
-
         _logs.flush()
         signal.signal(number, signal.SIG_DFL)
         os.kill(os.getpid(), number)
+
+
+def _name_of(handler: Callable[..., Any]) -> str:
+    return f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', type(handler).__name__)}"
 
 
 def _forget_runs_after_fork() -> None:

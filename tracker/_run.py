@@ -242,6 +242,7 @@ class Run:
 
     def _attach_streamer(self, streamer: Any, url: str, upload_timeout: float) -> None:
         self._streamer, self._url, self._upload_timeout = streamer, url, upload_timeout
+        streamer.debug = self._debug
 
     def __repr__(self) -> str:
         return f"<Run {self.path} name={self.name!r} step={self._step}>"
@@ -325,6 +326,8 @@ class Run:
 
     def _drop_decreasing_step(self, step: int, current: int) -> None:
         self._dropped_steps += 1
+        if self._debug:
+            self._debug.warning("step.dropped", step=step, current=current, dropped=self._dropped_steps)
         if self._dropped_steps <= _STEP_WARNINGS_SHOWN:
             suffix = "" if self._dropped_steps < _STEP_WARNINGS_SHOWN else " (further such warnings are counted)"
             console.warn(
@@ -347,6 +350,8 @@ class Run:
         rule = parse_rule(name, step_metric, summary, goal, hidden)
         self._journal_event(rule.to_event())
         self._summary_state.define(rule)
+        if self._debug:
+            self._debug.info("summary.rule", **{key: value for key, value in rule.to_event().items() if key != EVENT})
 
     def _journal_event(self, event: dict[str, Any]) -> None:
         self._ensure_live("summary")
@@ -379,6 +384,8 @@ class Run:
         copied = self._copy_matches(pattern, base) if policy != "end" else []
         if policy != "now":
             self._saved_globs.append((pattern, base))
+        if self._debug:
+            self._debug.info("files.saved", pattern=pattern, base=base, policy=policy, copied=len(copied))
         return copied
 
     def _copy_matches(self, pattern: str, base: str) -> list[str]:
@@ -499,7 +506,7 @@ class Run:
             self._preempting = True
             self._write_run_file()
         if self._debug:
-            self._debug.info("preempting")
+            self._debug.info("run.preempting")
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """End the run: state from the exit code, materialized summary and config, lock released.
@@ -565,7 +572,7 @@ class Run:
         attempt("run.json", lambda: self._write_run_file(state=state, exit_code=code))
         self._writer.close()
         if self._debug:
-            self._debug.info("finished", state=state, exit_code=code, steps=self._step, failed=failed or None)
+            self._debug.info("run.finished", state=state, exit_code=code, steps=self._step, failed=failed or None)
             self._debug.close()
         if failed:
             reads = state if journaled else ("preempted" if self._preempting else "crashed")

@@ -11,6 +11,7 @@ from typing import Any
 
 from tracker import _validate, console
 from tracker._errors import UsageError
+from tracker._logs import LEVELS
 
 MODES = ("online", "offline", "disabled")
 MODE_ALIASES = {"dryrun": "offline", "run": "online"}
@@ -30,6 +31,10 @@ CONSOLE_MODES = ("auto", "wrap", "off")  # auto and wrap both copy Python's stdo
 
 def _console(argument: str, value: Any) -> str:
     return _validate.choice(argument, value.lower() if isinstance(value, str) else value, CONSOLE_MODES)
+
+
+def _log_level(argument: str, value: Any) -> str:
+    return _validate.choice(argument, value.lower() if isinstance(value, str) else value, LEVELS)
 
 
 def _interval(argument: str, value: Any) -> float:
@@ -188,6 +193,8 @@ _FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "preemption_signals": (("SIGTERM", "SIGUSR2"), _signals),
     # extra entries for metadata.json, e.g. the Hydra job a launcher ran
     "run_metadata": (None, _metadata),
+    # the least severe event written to the run's logs/debug.log (TRACKER_DEBUG=1 also echoes to stderr)
+    "log_level": ("info", _log_level),
 }
 
 # init() keyword -> setting, so that errors about keywords name the keyword the user wrote.
@@ -235,6 +242,7 @@ ENVIRONMENT: dict[str, str] = {
     "TRACKER_CONSOLE": "console",
     "TRACKER_SYSTEM_METRICS": "system_metrics",
     "TRACKER_SYSTEM_METRICS_INTERVAL": "system_metrics_interval",
+    "TRACKER_LOG_LEVEL": "log_level",
 }
 # the TRACKER_* variables wandb has no counterpart for; every other one falls back to WANDB_<same suffix>
 _TRACKER_ONLY = frozenset(
@@ -300,10 +308,11 @@ class Settings:
     'demo'
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_sources", "_values")
 
     def __init__(self, **values: Any) -> None:
         self._values: dict[str, Any] = {}
+        self._sources: dict[str, str] = {}  # after resolve(): where each given value came from
         self._update(values, lambda name: name)
 
     @classmethod
@@ -350,6 +359,10 @@ class Settings:
     def is_set(self, name: str) -> bool:
         return name in self._values
 
+    def sources(self) -> dict[str, str]:
+        """Where each explicitly given value came from (file, environment, settings, argument), after resolve()."""
+        return dict(self._sources)
+
     def to_dict(self) -> dict[str, Any]:
         """Every setting with its effective value; secrets (the API key) are shown as set or not, never as text."""
         values = {name: getattr(self, name) for name in _FIELDS}
@@ -361,6 +374,7 @@ class Settings:
         """A copy where ``other``'s explicitly set values win."""
         result = Settings()
         result._values = {**self._values, **other._values}
+        result._sources = {**self._sources, **other._sources}
         return result
 
     def __repr__(self) -> str:
@@ -450,8 +464,15 @@ def coerce(value: Settings | Mapping[str, Any] | None) -> Settings:
 def resolve(keywords: Mapping[str, Any], settings: Settings | Mapping[str, Any] | None) -> Settings:
     """Apply the precedence chain to init()'s keywords (None means not given) and ``settings=``."""
     explicit = Settings.from_init_keywords(keywords)
-    layered = from_file(settings_file_path())
-    layered = layered.merged(from_environment(os.environ))
-    layered = layered.merged(process_defaults)
-    layered = layered.merged(coerce(settings))
-    return layered.merged(explicit)
+    layers = {
+        "file": from_file(settings_file_path()),
+        "environment": from_environment(os.environ),
+        "setup": process_defaults,  # what tracker.setup(settings=) gave
+        "settings": coerce(settings),
+        "argument": explicit,
+    }
+    resolved = Settings()
+    for source, layer in layers.items():
+        resolved = resolved.merged(layer)
+        resolved._sources.update(dict.fromkeys(layer._values, source))
+    return resolved

@@ -27,8 +27,19 @@ def info(message: str, *, silent: bool) -> None:
 
 
 def warn(message: str) -> None:
-    """A warning the user must see: data not stored as asked, a fallback taken. Never suppressed."""
+    """A warning the user must see: data not stored as asked, a fallback taken. Never suppressed.
+
+    It is also an event (``warning.shown``) in the debug log of every run open in this process.
+    """
     _emit(f"warning: {message}")
+    from tracker import _logs
+
+    _logs.warning_shown(message)
+
+
+def echo(line: str) -> None:
+    """A debug event shown on stderr (TRACKER_DEBUG=1), beside the progress lines."""
+    _emit(line, prefix="tracker debug: ")
 
 
 def _emit(line: str, prefix: str = _PREFIX) -> None:
@@ -83,6 +94,23 @@ def format_value(value: Any) -> str:
     if isinstance(value, list | tuple) and len(value) > _LONGEST_LIST:
         return f"[{len(value)} values]"
     return str(value)
+
+
+_stdout_console: Any = None
+
+
+def styled_line(parts: list[tuple[str, str]]) -> None:
+    """One stdout line of (text, style) parts; the text is data (rich ``Text``, no markup parsed, controls escaped)."""
+    global _stdout_console
+    from rich.console import Console
+    from rich.text import Text
+
+    if _stdout_console is None:
+        _stdout_console = Console(soft_wrap=True, highlight=False)
+    line = Text()
+    for index, (text, style) in enumerate(parts):
+        line.append((" " if index else "") + printable(text), style=style or None)
+    _stdout_console.print(line)
 
 
 def out(text: str) -> None:

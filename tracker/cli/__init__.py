@@ -14,6 +14,7 @@ import tracker
 from tracker.cli._artifact import artifact
 from tracker.cli._common import ROOT_HELP, CommandError
 from tracker.cli._compare import compare
+from tracker.cli._logs import logs
 from tracker.cli._online import login, logout, sync
 from tracker.cli._runs import runs
 from tracker.cli._show import history, show
@@ -44,7 +45,7 @@ def main(ctx: click.Context, store_dir: str | None, server_url: str | None, as_j
     ctx.obj = {"dir": store_dir, "server": server_url, "json": as_json}  # commands open the store they read
 
 
-for command in (runs, show, history, compare, rm, gc, sync, login, logout, artifact):
+for command in (runs, show, history, compare, rm, gc, sync, login, logout, artifact, logs):
     main.add_command(command)
 for entry in entry_points(group="tracker.commands"):
     try:

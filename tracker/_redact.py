@@ -1,0 +1,64 @@
+"""Secrets kept out of debug logs: values under known key names, URL credentials, and the keys in use.
+
+Applied by the debug-log writer to every event before it is rendered, whatever code produced it (an
+error message quoting a URL, a settings dict, a library's log line), so no log file needs its own care.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+REDACTED = "<redacted>"
+# field names whose value is a secret wherever they appear (api_key, X-Api-Key, db_password, auth_token...)
+_SECRET_KEY = re.compile(r"api[_-]?key|token|secret|passw(or)?d|authorization|cookie|credential", re.IGNORECASE)
+# scheme://user:password@host -> scheme://user:<redacted>@host (database and proxy URLs)
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@", re.IGNORECASE)
+# ?token=...&api_key=... in URLs
+_QUERY_SECRET = re.compile(
+    r"(?P<head>[?&](?:api[_-]?key|apikey|key|token|access_token|auth|secret|password|signature)=)[^&\s#]+",
+    re.IGNORECASE,
+)
+# Authorization header values quoted in messages
+_AUTH_HEADER = re.compile(r"(?P<head>\b(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/=-]{8,}")
+# the API keys this process uses, replaced wherever they occur (kept as an immutable tuple: read by the writer thread)
+_known: tuple[str, ...] = ()
+_SHORTEST_KNOWN = 8  # shorter values would redact ordinary words
+
+
+def add_secret(value: str | None) -> None:
+    """Redact ``value`` from every later event (called with the API key once it is known)."""
+    global _known
+    if value and len(value) >= _SHORTEST_KNOWN and value not in _known:
+        _known = (*_known, value)
+
+
+def redact(value: Any, key: str | None = None) -> Any:
+    """``value`` with secrets replaced: the whole value under a secret key name, else secrets inside text."""
+    if key is not None and _SECRET_KEY.search(key) and value not in (None, "", False):
+        return REDACTED
+    if isinstance(value, str):
+        return _redact_text(value)
+    if isinstance(value, dict):
+        return {name: redact(item, str(name)) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    return value
+
+
+def _redact_text(text: str) -> str:
+    for secret in _known:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", text)
+    if "=" in text:
+        text = _QUERY_SECRET.sub(rf"\g<head>{REDACTED}", text)
+    if " " in text:
+        text = _AUTH_HEADER.sub(rf"\g<head>{REDACTED}", text)
+    return text
+
+
+def processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A structlog-protocol processor: the event dict with every field redacted (its ``event`` name too)."""
+    return {name: redact(value, name) if name != "event" else _redact_text(str(value)) for name, value in event.items()}
