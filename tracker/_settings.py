@@ -251,6 +251,7 @@ _TRACKER_ONLY = frozenset(
         "TRACKER_KEEP_RAW_ARRAYS",
         "TRACKER_SYSTEM_METRICS",
         "TRACKER_SYSTEM_METRICS_INTERVAL",
+        "TRACKER_LOG_LEVEL",
     }
 )
 
