@@ -66,7 +66,9 @@ def test_an_online_runs_artifacts_reach_the_server_in_chunks_deduplicated(server
     best = api.artifact("p/dataset:best", type="dataset")
     assert (latest.version, best.version) == ("v1", "v0")
     assert best.description == "raw" and best.metadata == {"rows": 2} and best.aliases == ["best"]
-    assert sorted(best.manifest) == ["a.bin", "remote", "sub/b.txt"] and best.manifest["remote"].ref == "s3://bucket/key"
+    assert (
+        sorted(best.manifest) == ["a.bin", "remote", "sub/b.txt"] and best.manifest["remote"].ref == "s3://bucket/key"
+    )
     assert [version.version for version in api.artifact_versions("p", "dataset")] == ["v0", "v1"]
     assert api.artifact_names("p") == ["dataset"]
     assert len(server_blobs(server, "alice", "p")) == 3  # a.bin once, b.txt twice
