@@ -151,3 +151,14 @@ def test_sync_ships_the_artifacts_of_an_offline_run(server, store, tmp_path):
     assert shipped.logged_by == "offline1"
     shipped.download(root=tmp_path / "t")
     assert (tmp_path / "t" / "t.csv").read_text() == "a,b\n1,2\n"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [TRACKER, "--server", server.url, "artifact", *args]
+        return subprocess.run(argv, env=client_env(server, key), capture_output=True, text=True, timeout=120)
+
+    listed = cli("ls", "p/table", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(row["version"], row["aliases"]) for row in orjson.loads(listed.stdout)] == [("v0", ["latest", "prod"])]
+    got = cli("get", "p/table:prod", "--root", str(tmp_path / "cli"))
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "cli" / "t.csv").read_text() == "a,b\n1,2\n"

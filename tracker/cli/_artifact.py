@@ -13,13 +13,6 @@ from tracker.console import format_value
 _COLUMNS = ("name", "version", "type", "aliases", "files", "size", "created_at", "logged_by")
 
 
-def _local_api(ctx: click.Context) -> Any:
-    reader = api(ctx)
-    if not hasattr(reader, "artifact_names"):
-        raise CommandError("artifacts are read from a local store; the tracking server does not keep them yet")
-    return reader
-
-
 def _describe(artifact: Any) -> dict[str, Any]:
     return {
         "name": artifact.name,
@@ -36,7 +29,7 @@ def _describe(artifact: Any) -> dict[str, Any]:
 
 @click.group("artifact")
 def artifact() -> None:
-    """List and download artifacts (tracker.Artifact) of a project."""
+    """List and download artifacts (tracker.Artifact) of a project (from a tracking server with --server)."""
 
 
 @artifact.command("ls")
@@ -47,7 +40,7 @@ def ls(ctx: click.Context, where: str, as_json: bool) -> None:
     """Every version of every artifact of a project, or of one artifact."""
     project, _, name = where.partition("/")
     _validate.identifier("project", project)
-    reader = _local_api(ctx)
+    reader = api(ctx)
     names = [name] if name else reader.artifact_names(project)
     found = [_describe(version) for each in names for version in reader.artifact_versions(project, each)]
     if name and not found:
@@ -66,6 +59,6 @@ def ls(ctx: click.Context, where: str, as_json: bool) -> None:
 @click.pass_context
 def get(ctx: click.Context, reference: str, root: str | None) -> None:
     """Download one artifact version (latest by default), checking every file's digest."""
-    chosen = _local_api(ctx).artifact(reference)
+    chosen = api(ctx).artifact(reference)
     target = chosen.download(root)
     console.note(f"{chosen.qualified_name}: {len(chosen.manifest)} file(s) in {target}")
