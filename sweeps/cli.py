@@ -11,31 +11,37 @@ import click
 
 import tracker
 from sweeps.manifest import SweepManifest
-from sweeps.report import job_rows, results, state_counts
+from sweeps.report import FAILED_STATES, job_rows, results, state_counts
 from tracker import console
-from tracker.cli._common import CommandError, api, to_json
+from tracker.cli._common import CommandError, api, global_options, matching, to_json, unknown, wants_json
 from tracker.console import format_value
 
 
 def _find(store: tracker.Api, group: str, project: str | None) -> tuple[str, str, SweepManifest | None]:
-    """(project, group, manifest) for an exact group or a unique prefix of one."""
+    """(project, group, manifest) for an exact group or a prefix of one; of several, the most recent
+    (the one whose newest run started last), with a note naming the others."""
     projects = [project] if project else store.projects()
     candidates: dict[tuple[str, str], SweepManifest | None] = {}
+    newest: dict[tuple[str, str], str] = {}
     for name in projects:
         for manifest in SweepManifest.all(store, name):
             candidates[(name, manifest.group)] = manifest
         for run in store.runs(name):
-            if run.group and (name, run.group) not in candidates:
-                candidates[(name, run.group)] = None
-    exact = [key for key in candidates if key[1] == group]
-    matches = exact or [key for key in candidates if key[1].startswith(group)]
+            if run.group:
+                candidates.setdefault((name, run.group), None)
+                newest[(name, run.group)] = max(newest.get((name, run.group), ""), run.created_at or "")
+    found = set(matching(group, (key[1] for key in candidates)))
+    matches = sorted((key for key in candidates if key[1] in found), key=lambda key: (newest.get(key, ""), key))
     if not matches:
         raise CommandError(f"no sweep or group matches {group!r} in {store.root}")
+    chosen = matches[-1]
     if len(matches) > 1:
-        listed = "; ".join(f"{name}: {found!r}" for name, found in sorted(matches)[:10])
-        raise CommandError(f"{group!r} matches several groups: {listed}; give more of it or --project")
-    name, found = matches[0]
-    return name, found, candidates[matches[0]]
+        others = ", ".join(f"{name}/{other}" for name, other in reversed(matches[:-1]))
+        console.note(
+            f"{group!r} matches {len(matches)} sweeps; showing the most recent, {chosen[0]}/{chosen[1]} "
+            f"(also: {others})"
+        )
+    return chosen[0], chosen[1], candidates[chosen]
 
 
 @click.command("sweep")
@@ -44,15 +50,21 @@ def _find(store: tracker.Api, group: str, project: str | None) -> tuple[str, str
 @click.option("--metric", "-m", help="Summary metric to compare configurations by.")
 @click.option("--goal", type=click.Choice(["min", "max"]), default="min", show_default=True)
 @click.option("--seed-key", default="seed", show_default=True, help="Config key whose values are repeats.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--no-fail", is_flag=True, help="Exit 0 even when jobs failed (by default such a sweep exits 1).")
+@global_options("dir", "json")
 @click.pass_context
 def sweep(
-    ctx: click.Context, group: str, project: str | None, metric: str | None, goal: str, seed_key: str, as_json: bool
+    ctx: click.Context, group: str, project: str | None, metric: str | None, goal: str, seed_key: str, no_fail: bool
 ) -> None:
-    """Status and results of a sweep (a group): jobs per state, mean +- std of a metric over seeds."""
-    store = api(ctx)
+    """Status and results of a sweep (a group, or a prefix of one; the most recent if several match): jobs
+    per state, mean +- std of a metric over seeds. Exits 1 when jobs failed or crashed."""
+    store = api(ctx, local=True)
     project, group, manifest = _find(store, group, project)
     runs = store.runs(project, group=group)
+    if metric and runs and not any(metric in run.summary for run in runs):
+        raise unknown(
+            "--metric", metric, f"summary metric in sweep {group!r}", {k for run in runs for k in run.summary}
+        )
     if manifest is not None:
         jobs = job_rows(manifest, store, metric)
     else:
@@ -77,9 +89,19 @@ def sweep(
         "goal": goal,
         "results": table,
     }
-    if as_json:
+    failed = sum(count for state, count in report["status"].items() if state in FAILED_STATES)
+    if wants_json(ctx):
         console.out(to_json(report))
-        return
+    else:
+        _print(report, seed_key)
+    if failed and not no_fail:
+        console.note(f"{failed} of {len(jobs)} jobs failed or crashed: exit code 1 (--no-fail exits 0)")
+        ctx.exit(1)
+
+
+def _print(report: dict[str, Any], seed_key: str) -> None:
+    """The report as a status line, the jobs table and the results per configuration."""
+    group, project, jobs, metric, goal = (report[key] for key in ("group", "project", "jobs", "metric", "goal"))
     status = ", ".join(f"{count} {state}" for state, count in sorted(report["status"].items()))
     console.out(f"sweep {group!r} in project {project}: {len(jobs)} jobs ({status})")
     console.table(
@@ -111,7 +133,7 @@ def sweep(
                     ",".join(str(seed) for seed in row["seeds"]),
                     str(row["excluded"]),
                 ]
-                for row in table
+                for row in report["results"]
             ],
             stdout=True,
         )

@@ -11,6 +11,7 @@ import orjson
 import tracker
 from sweeps.manifest import SweepManifest
 from tracker import console
+from tracker.cli._common import flatten
 from tracker.console import format_value
 
 
@@ -45,16 +46,6 @@ def print_jobs(manifest: SweepManifest, api: tracker.Api, metric: str | None) ->
     console.table(f"sweep {manifest.group!r}: project {manifest.project} in {api.root}", columns, cells)
 
 
-def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and value:
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -66,12 +57,12 @@ def results(runs: list[Any], metric: str, goal: str = "min", seed_key: str = "se
 
     Only finished runs count: a failed, crashed or running run's summary is a partial one. Such runs
     are listed in ``runs`` and counted in ``excluded``; ``n`` counts the values averaged. Rows are
-    sorted best first; the best row has ``best=True``.
+    sorted best first; the best row has ``best=True``. ``std`` is None below two values (one seed has none).
     """
     by_config: dict[str, dict[str, Any]] = {}
     flat_configs = []
     for run in runs:
-        flat = _flatten(run.config)
+        flat = flatten(run.config)
         flat.pop(seed_key, None)
         flat_configs.append(flat)
         key = orjson.dumps(flat, option=orjson.OPT_SORT_KEYS, default=str).decode()
@@ -80,7 +71,7 @@ def results(runs: list[Any], metric: str, goal: str = "min", seed_key: str = "se
         if run.state != "finished":
             row["excluded"] += 1
             continue
-        row["seeds"].append(_flatten(run.config).get(seed_key))
+        row["seeds"].append(flatten(run.config).get(seed_key))
         value = _number(run.summary.get(metric))
         if value is not None:
             row["values"].append(value)
@@ -98,7 +89,7 @@ def results(runs: list[Any], metric: str, goal: str = "min", seed_key: str = "se
         row["label"] = ",".join(f"{key}={row['config'].get(key)}" for key in varying) or "(all runs)"
         row["n"] = len(values)
         row["mean"] = statistics.fmean(values) if values else None
-        row["std"] = statistics.stdev(values) if len(values) > 1 else (0.0 if values else None)
+        row["std"] = statistics.stdev(values) if len(values) > 1 else None
         row["best"] = False
         rows.append(row)
     scored = [row for row in rows if row["mean"] is not None]
@@ -106,6 +97,9 @@ def results(runs: list[Any], metric: str, goal: str = "min", seed_key: str = "se
     if scored:
         scored[0]["best"] = True
     return scored + [row for row in rows if row["mean"] is None]
+
+
+FAILED_STATES = ("failed", "crashed")
 
 
 def state_counts(rows: list[dict[str, Any]]) -> dict[str, int]:

@@ -83,8 +83,15 @@ def test_metadata_records_process_program_git_and_slurm(tmp_path, store):
     repo = tmp_path / "repo"
     repo.mkdir()
     script = repo / "job.py"
+    # the dirty flag comes from a background `git status`; the job waits for it (finish() does not)
     script.write_text(
-        f"import tracker, sys\nrun = tracker.init(project='p', dir={str(store)!r}, save_code=True)\nprint(run.id)\n"
+        "import json, os, sys, time, tracker\n"
+        f"run = tracker.init(project='p', dir={str(store)!r}, save_code=True)\n"
+        "path = os.path.join(os.path.dirname(run.dir), 'metadata.json')\n"
+        "deadline = time.monotonic() + 120\n"
+        "while json.load(open(path))['git']['dirty'] is None and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        "print(run.id)\n"
     )
     git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
     subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
@@ -105,7 +112,7 @@ def test_metadata_records_process_program_git_and_slurm(tmp_path, store):
     assert meta["host"] and meta["pid"] > 0 and meta["python"].count(".") == 2 and meta["started_at"].endswith("Z")
     assert meta["slurm"] == {"SLURM_JOB_ID": "42", "SLURM_ARRAY_TASK_ID": "3"}
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
-    assert meta["git"]["commit"] == head and meta["git"]["dirty"] is True
+    assert meta["git"]["commit"] == head and meta["git"]["dirty"] is True and meta["git"]["branch"]
     assert (view.path + "/files/code/job.py") and os.path.isfile(os.path.join(view.files_dir, "code", "job.py"))
 
 
@@ -153,3 +160,40 @@ def test_save_policies(store, tmp_path):
     assert (files / "late.log").read_text() == "late" and (files / "a.txt").read_text() == "changed"
     with pytest.raises(tracker.UsageError, match="policy"):
         tracker.init(project="p", dir=store, reinit=True).save("*.txt", policy="sometimes")
+
+
+@pytest.mark.parametrize("layout", ["loose", "packed", "detached", "worktree"])
+def test_git_commit_and_branch_are_read_from_files_at_init(tmp_path, store, layout):
+    """init() reads the commit and branch without running git, in every repository layout git makes."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    (repo / "job.py").write_text("x = 1\n")
+    subprocess.run([*git, "add", "job.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    where, branch = repo, "main"
+    if layout == "packed":
+        subprocess.run([*git, "pack-refs", "--all"], check=True)
+    elif layout == "detached":
+        subprocess.run([*git, "checkout", "-q", "--detach"], check=True)
+        branch = "HEAD"
+    elif layout == "worktree":
+        where, branch = tmp_path / "linked", "side"
+        subprocess.run([*git, "worktree", "add", "-q", "-b", "side", str(where)], check=True)
+    from tracker._metadata import git_head
+
+    found = git_head(str(where / "job.py"))
+    assert found == {"root": str(where), "commit": head, "branch": branch}
+    assert git_head(str(tmp_path / "elsewhere" / "job.py")) is None
+
+
+def test_the_package_docstring_example_runs_and_proxies_answer_probes():
+    import doctest
+
+    assert not hasattr(tracker.config, "__wrapped__")  # a probe without a run is a plain AttributeError
+    with pytest.raises(AttributeError, match="no active run"):
+        _ = tracker.summary.anything
+    results = doctest.testmod(tracker, verbose=False)
+    assert results.attempted >= 3 and results.failed == 0

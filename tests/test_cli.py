@@ -132,8 +132,11 @@ def test_parquet_without_pyarrow_is_a_clear_error(world, tmp_path):
 
 def test_sweep_status_and_mean_std_over_seeds(world):
     group = world.runs()[0].group
-    report = cli_json(world, "sweep", group[:20], "--metric", "val_loss")
-    assert report["group"] == group and report["status"] == {"finished": 5, "failed": 1}
+    failing = cli(world, "sweep", group[:20], "--metric", "val_loss", "--json")
+    assert failing.returncode == 1 and "1 of 6 jobs failed" in failing.stderr  # for scripts: a failed job fails
+    report = cli_json(world, "sweep", group[:20], "--metric", "val_loss", "--no-fail")
+    assert json.loads(failing.stdout) == report and report["group"] == group
+    assert report["status"] == {"finished": 5, "failed": 1}
     by_label = {row["label"]: row for row in report["results"]}
     assert set(by_label) == {"lr=0.1", "lr=0.01"}
     for lr, row, seeds in ((0.1, by_label["lr=0.1"], [0, 1, 2]), (0.01, by_label["lr=0.01"], [0, 1])):
@@ -145,10 +148,11 @@ def test_sweep_status_and_mean_std_over_seeds(world):
         assert row["std"] == pytest.approx(statistics.stdev(values))
     best = min(report["results"], key=lambda row: row["mean"])
     assert best["best"] and sum(row["best"] for row in report["results"]) == 1
-    maxed = cli_json(world, "sweep", group, "--metric", "val_loss", "--goal", "max")
+    maxed = cli_json(world, "sweep", group, "--metric", "val_loss", "--goal", "max", "--no-fail")
     assert max(maxed["results"], key=lambda row: row["mean"])["best"]
-    text = cli(world, "sweep", group, "--metric", "val_loss")
-    assert "5 finished" in text.stdout and "1 failed" in text.stdout and "lr=0.1" in text.stdout
+    text = cli(world, "sweep", group, "--metric", "val_loss", "--no-fail")
+    assert text.returncode == 0 and "5 finished" in text.stdout
+    assert "1 failed" in text.stdout and "lr=0.1" in text.stdout
 
 
 def test_error_paths_exit_with_code_2(world, tmp_path):

@@ -89,6 +89,8 @@ class _CurrentRunAttribute:
         return getattr(_current(), self._attribute)
 
     def __getattr__(self, key: str) -> Any:
+        if run is None:  # an AttributeError, so probes (hasattr, doctest, inspect) see a missing attribute
+            raise AttributeError(f"tracker.{self._attribute}.{key}: no active run (call tracker.init() first)")
         return getattr(self._target(), key)
 
     def __setattr__(self, key: str, value: Any) -> None:

@@ -25,7 +25,7 @@ from tracker._journal import (
     write_json_atomic,
 )
 from tracker._logs import DebugLog
-from tracker._metadata import collect, collect_git, program_path, utc_now_iso
+from tracker._metadata import collect, git_head, git_state, program_path, utc_now_iso
 from tracker._names import new_run_id, new_run_name
 from tracker._run import Identity, Run
 from tracker._settings import Settings
@@ -394,8 +394,7 @@ def _after_start(
             run._save_code(program_path())
         except OSError as error:
             console.warn(f"save_code: the program could not be saved with the run ({error.strerror or error})")
-    if not resolved.disable_git:
-        _add_git_metadata(run, metadata)
+    _add_git_metadata(run, metadata)
     run._debug.info(
         "init", project=claim.project, action=claim.action, dir=paths.directory, settings=resolved.to_dict()
     )
@@ -431,8 +430,12 @@ def _identity(
 
 
 def _metadata(start: float, prior: _Prior | None, resolved: Settings) -> dict[str, Any]:
-    """The cheap metadata, recorded at init(); git state is added later from a thread."""
+    """The cheap metadata, recorded at init(): git's commit and branch too (read from files); its remote
+    and dirty flag are added later from a thread."""
     metadata = {**collect(start), **(resolved.run_metadata or {})}
+    head = None if resolved.disable_git else git_head(metadata["program"])
+    if head is not None:
+        metadata["git"] = {**head, "remote": None, "dirty": None}
     if prior is not None:
         keep = ("host", "pid", "started_at", "slurm")
         metadata["previous_processes"] = [*prior.previous_processes, {key: prior.metadata.get(key) for key in keep}]
@@ -440,15 +443,16 @@ def _metadata(start: float, prior: _Prior | None, resolved: Settings) -> dict[st
 
 
 def _add_git_metadata(run: Run, metadata: dict[str, Any]) -> None:
-    """Add git state from a background thread (git can take 50 ms)."""
+    """Remote and dirty flag from a background thread, which finish() does not wait for: a run that ends
+    first keeps them unknown (null)."""
+    git = metadata.get("git")
+    if git is None:
+        return
 
-    def add_git() -> None:
-        git = collect_git(metadata["program"])
-        if git is not None:
-            run.add_metadata({**metadata, "git": git})
+    def add_state() -> None:
+        run.add_metadata({**metadata, "git": {**git, **git_state(git["root"])}})
 
-    run._metadata_thread = threading.Thread(target=add_git, name="tracker-git-metadata", daemon=True)
-    run._metadata_thread.start()
+    threading.Thread(target=add_state, name="tracker-git-metadata", daemon=True).start()
 
 
 def _disabled_run(resolved: Settings, config: dict[str, Any]) -> Run:

@@ -52,7 +52,7 @@ def _is_nonfinite(value: Any) -> bool:
     """NaN or infinite: Python floats fast, then numpy/torch scalars and 0-d arrays by duck typing."""
     if value.__class__ is float:
         return value != value or value in _INFINITIES
-    if isinstance(value, int | str | bytes) or not hasattr(value, "__float__") or getattr(value, "ndim", 0):
+    if isinstance(value, int | str | bytes) or not hasattr(value, "__float__") or getattr(value, "ndim", 0) != 0:
         return False
     try:
         return not math.isfinite(value)

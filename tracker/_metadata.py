@@ -72,22 +72,61 @@ def _git(cwd: str, *args: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def collect_git(program: str | None) -> dict[str, Any] | None:
-    """Commit, branch, remote and dirty flag of the repository holding the program (slow: run it off-thread)."""
-    cwd = os.path.dirname(program) if program else os.getcwd()
-    described = _git(cwd, "rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD")
-    if described is None:
-        lines = (_git(cwd, "rev-parse", "--show-toplevel") or "").splitlines()  # a repository with no commit yet
-        if not lines:
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
+
+
+def _git_dir(start: str) -> tuple[str, str, str] | None:
+    """(work tree root, its git dir, the common git dir) of the repository holding ``start``, from files."""
+    directory = os.path.abspath(start)
+    while not os.path.exists(os.path.join(directory, ".git")):
+        parent = os.path.dirname(directory)
+        if parent == directory:
             return None
-        root, commit, branch = lines[0], None, None
-    else:
-        root, commit, branch = described.splitlines()
+        directory = parent
+    git_dir = os.path.join(directory, ".git")
+    if os.path.isfile(git_dir):  # a linked worktree or a submodule: ".git" names the real git dir
+        pointer = _read(git_dir) or ""
+        if not pointer.startswith("gitdir:"):
+            return None
+        git_dir = os.path.normpath(os.path.join(directory, pointer.removeprefix("gitdir:").strip()))
+    common = _read(os.path.join(git_dir, "commondir"))
+    return directory, git_dir, os.path.normpath(os.path.join(git_dir, common)) if common else git_dir
+
+
+def _packed_ref(common: str, ref: str) -> str | None:
+    for line in (_read(os.path.join(common, "packed-refs")) or "").splitlines():
+        commit, _, name = line.partition(" ")
+        if name == ref:
+            return commit
+    return None
+
+
+def git_head(program: str | None) -> dict[str, Any] | None:
+    """Root, commit and branch of the repository holding the program, read from its files (no git process,
+    so init() can afford it); None outside a repository. A detached head has branch "HEAD", as git says."""
+    found = _git_dir(os.path.dirname(program) if program else os.getcwd())
+    if found is None:
+        return None
+    root, git_dir, common = found
+    head = _read(os.path.join(git_dir, "HEAD"))
+    if not head:
+        return None
+    if head.startswith("ref: "):
+        ref = head.removeprefix("ref: ")
+        commit = _read(os.path.join(common, ref)) or _packed_ref(common, ref)  # None: no commit yet
+        return {"root": root, "commit": commit, "branch": ref.removeprefix("refs/heads/")}
+    return {"root": root, "commit": head, "branch": "HEAD"}
+
+
+def git_state(root: str) -> dict[str, Any]:
+    """Remote and dirty flag (runs `git status`: slow in big repositories, so off the caller's thread)."""
     status = _git(root, "status", "--porcelain", "--untracked-files=no")
     return {
-        "root": root,
-        "commit": commit,
-        "branch": branch,
         "remote": _git(root, "config", "--get", "remote.origin.url"),
         "dirty": None if status is None else bool(status),
     }

@@ -110,7 +110,6 @@ class Run:
         self._owner_pid = os.getpid()
         self._dropped_steps = 0
         self._saved_globs: list[tuple[str, str]] = []
-        self._metadata_thread: threading.Thread | None = None
         self._debug = log
         self._summary_state = summary
         self.config = Config(
@@ -493,8 +492,6 @@ class Run:
         If the store cannot be written (a full disk), the run is still ended and its lock released,
         and StorageError says what could not be written; every row log() stored stays readable.
         """
-        if self._metadata_thread is not None and self._metadata_thread is not threading.current_thread():
-            self._metadata_thread.join(timeout=5)  # git state, if it comes in time (see add_metadata)
         with _process.critical(), self._lock:
             if self._finished:
                 return

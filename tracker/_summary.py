@@ -82,7 +82,7 @@ def parse_rule(name: Any, step_metric: Any, summary: Any, goal: Any, hidden: Any
 
 def _as_number(value: Any) -> float | None:
     """A real number (numpy/torch scalars and 0-d arrays included), or None for anything else."""
-    if isinstance(value, bool | str | bytes) or not hasattr(value, "__float__") or getattr(value, "ndim", 0):
+    if isinstance(value, bool | str | bytes) or not hasattr(value, "__float__") or getattr(value, "ndim", 0) != 0:
         return None
     try:
         return float(value)

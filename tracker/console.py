@@ -88,6 +88,7 @@ def format_value(value: Any) -> str:
 def out(text: str) -> None:
     """A command's plain output on stdout (JSON, CSV, messages)."""
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()  # a follower reading a pipe sees each line as it is printed
 
 
 def note(message: str) -> None:

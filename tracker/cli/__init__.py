@@ -12,7 +12,8 @@ import click
 
 import tracker
 from tracker.cli._artifact import artifact
-from tracker.cli._common import CommandError
+from tracker.cli._common import ROOT_HELP, CommandError
+from tracker.cli._compare import compare
 from tracker.cli._online import login, logout, sync
 from tracker.cli._runs import runs
 from tracker.cli._show import history, show
@@ -30,22 +31,20 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--dir",
-    "store_dir",
-    envvar="TRACKER_DIR",
-    type=click.Path(file_okay=False),
-    help="The directory runs were written into (init(dir=...)); default TRACKER_DIR, else the cwd.",
-)
-@click.option("--server", "server_url", help="Read runs from this tracking server instead of a local store.")
+@click.option("--dir", "store_dir", envvar="TRACKER_DIR", metavar="DIR", help=ROOT_HELP["dir"])
+@click.option("--server", "server_url", metavar="URL", help=ROOT_HELP["server"])
+@click.option("--json", "as_json", is_flag=True, help=ROOT_HELP["json"])
 @click.version_option(tracker.__version__, prog_name="tracker")
 @click.pass_context
-def main(ctx: click.Context, store_dir: str | None, server_url: str | None) -> None:
-    """Find, inspect, export and compare tracked runs and sweeps."""
-    ctx.obj = {"store_dir": store_dir, "server": server_url}  # the store is opened by the commands that read it
+def main(ctx: click.Context, store_dir: str | None, server_url: str | None, as_json: bool) -> None:
+    """Find, inspect, export and compare tracked runs and sweeps.
+
+    --dir (and --server, --json where a command has them) go before or after the command; after it, they win.
+    """
+    ctx.obj = {"dir": store_dir, "server": server_url, "json": as_json}  # commands open the store they read
 
 
-for command in (runs, show, history, rm, gc, sync, login, logout, artifact):
+for command in (runs, show, history, compare, rm, gc, sync, login, logout, artifact):
     main.add_command(command)
 for entry in entry_points(group="tracker.commands"):
     try:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from tracker import _validate, console
-from tracker.cli._common import CommandError, api, to_json
+from tracker.cli._common import CommandError, api, global_options, to_json, wants_json
 from tracker.console import format_value
 
 _COLUMNS = ("name", "version", "type", "aliases", "files", "size", "created_at", "logged_by")
@@ -28,15 +28,16 @@ def _describe(artifact: Any) -> dict[str, Any]:
 
 
 @click.group("artifact")
+@global_options("dir", "server")
 def artifact() -> None:
     """List and download artifacts (tracker.Artifact) of a project (from a tracking server with --server)."""
 
 
 @artifact.command("ls")
 @click.argument("where", metavar="PROJECT[/NAME]")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@global_options("dir", "server", "json")
 @click.pass_context
-def ls(ctx: click.Context, where: str, as_json: bool) -> None:
+def ls(ctx: click.Context, where: str) -> None:
     """Every version of every artifact of a project, or of one artifact."""
     project, _, name = where.partition("/")
     _validate.identifier("project", project)
@@ -45,7 +46,7 @@ def ls(ctx: click.Context, where: str, as_json: bool) -> None:
     found = [_describe(version) for each in names for version in reader.artifact_versions(project, each)]
     if name and not found:
         raise CommandError(f"no artifact {project}/{name}")
-    if as_json:
+    if wants_json(ctx):
         console.out(to_json(found))
         return
     rows = [[format_value(", ".join(row[c]) if c == "aliases" else row[c]) for c in _COLUMNS] for row in found]
@@ -56,6 +57,7 @@ def ls(ctx: click.Context, where: str, as_json: bool) -> None:
 @artifact.command("get")
 @click.argument("reference", metavar="PROJECT/NAME[:ALIAS]")
 @click.option("--root", type=click.Path(file_okay=False), help="Where to put the files (default ./artifacts/NAME:V).")
+@global_options("dir", "server")
 @click.pass_context
 def get(ctx: click.Context, reference: str, root: str | None) -> None:
     """Download one artifact version (latest by default), checking every file's digest."""

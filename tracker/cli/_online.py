@@ -11,7 +11,7 @@ from tracker import _credentials, _layout, console
 from tracker._errors import Error
 from tracker._lock import is_held
 from tracker._settings import _base_url
-from tracker.cli._common import CommandError, api, resolve_run
+from tracker.cli._common import CommandError, api, global_options, resolve_run
 
 
 @click.command("login")
@@ -53,6 +53,7 @@ def logout() -> None:
     "--server", "base_url", envvar="TRACKER_BASE_URL", help="The server (default: TRACKER_BASE_URL or the login)."
 )
 @click.option("--entity", "-e", help="The entity to upload into (default: the run's, else the key's).")
+@global_options("dir")
 @click.pass_context
 def sync(
     ctx: click.Context, run_refs: tuple[str, ...], project: str | None, base_url: str | None, entity: str | None
@@ -66,7 +67,7 @@ def sync(
     )
     if url is None or key is None:
         raise CommandError("no tracking server or key: pass --server and set TRACKER_API_KEY, or run `tracker login`")
-    store = api(ctx)
+    store = api(ctx, local=True)
     runs = [resolve_run(store, reference) for reference in run_refs] if run_refs else store.runs(project)
     client = Client(url, key)
     try:

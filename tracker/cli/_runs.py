@@ -12,7 +12,18 @@ import click
 
 from tracker import console
 from tracker._api import STATES, RunView
-from tracker.cli._common import CommandError, api, format_duration, parse_time, split_list, to_json
+from tracker.cli._common import (
+    api,
+    cell,
+    flatten,
+    format_duration,
+    global_options,
+    parse_time,
+    split_list,
+    to_json,
+    unknown,
+    wants_json,
+)
 from tracker.console import format_value
 
 _FIELDS = {
@@ -27,18 +38,40 @@ _FIELDS = {
 }
 
 
-def sort_key(spec: str) -> tuple[Callable[[RunView], Any], bool]:
-    """``created`` / ``-val_loss``: a field or a summary metric; a leading ``-`` sorts descending."""
+def summary_keys(runs: list[RunView]) -> set[str]:
+    return {key for run in runs for key in run.summary}
+
+
+def config_keys(runs: list[RunView]) -> set[str]:
+    return {key for run in runs for key in flatten(run.config)}
+
+
+def check_names(option: str, names: list[str], what: str, known: set[str]) -> None:
+    """Names that no listed run has are errors (a typo would otherwise show an empty column)."""
+    for name in names:
+        if name not in known:
+            raise unknown(option, name, what, known)
+
+
+def sort_key(spec: str, runs: list[RunView]) -> tuple[Callable[[RunView], Any], bool]:
+    """``created`` / ``-val_loss`` / ``optimizer.lr``: a field, a summary metric or a config key; a leading
+    ``-`` sorts descending."""
     descending = spec.startswith("-")
     name = spec.lstrip("-")
-    if not name:
-        raise CommandError(f"--sort {spec!r}: name a field ({', '.join(_FIELDS)}) or a summary metric")
-    return _FIELDS.get(name, lambda run: run.summary.get(name)), descending
+    if name in _FIELDS:
+        return _FIELDS[name], descending
+    metrics = summary_keys(runs)
+    if name in metrics:
+        return (lambda run: run.summary.get(name)), descending
+    configs = config_keys(runs)
+    if name in configs or not runs:
+        return (lambda run: flatten(run.config).get(name)), descending
+    raise unknown("--sort", spec, "field, summary metric or config key", {*_FIELDS, *metrics, *configs})
 
 
 def sort_runs(runs: list[RunView], spec: str) -> list[RunView]:
     """Sort with runs lacking the value last, whatever the direction."""
-    key, descending = sort_key(spec)
+    key, descending = sort_key(spec, runs)
     valued = [(key(run), run) for run in runs]
     present = [(value, run) for value, run in valued if value is not None]
     missing = [run for value, run in valued if value is None]
@@ -62,8 +95,9 @@ def scan_progress() -> Iterator[Callable[[int, int], None] | None]:
         yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
-def run_row(run: RunView, metrics: list[str], now: float) -> dict[str, Any]:
+def run_row(run: RunView, metrics: list[str], configs: list[str], now: float) -> dict[str, Any]:
     summary = run.summary
+    flat = flatten(run.config) if configs else {}
     created = parse_time(run.created_at)
     return {
         "id": run.id,
@@ -79,6 +113,7 @@ def run_row(run: RunView, metrics: list[str], now: float) -> dict[str, Any]:
         "created_at": run.created_at,
         "age": None if created is None else now - created,
         "metrics": {metric: summary.get(metric) for metric in metrics},
+        "config": {key: flat.get(key) for key in configs},
     }
 
 
@@ -90,14 +125,17 @@ def run_row(run: RunView, metrics: list[str], now: float) -> dict[str, Any]:
 @click.option("--job-type", "-j", help="Only runs of this job type.")
 @click.option("--metric", "-m", "metrics", multiple=True, help="Summary metrics to show (repeat, or a,b).")
 @click.option(
+    "--config", "-c", "configs", multiple=True, help="Config values to show, nested keys dotted (repeat, or a,b)."
+)
+@click.option(
     "--sort",
     "sort_spec",
     default="-created",
     show_default=True,
-    help="created, updated, name, id, group, state, step, runtime or a summary metric; -KEY descends.",
+    help="created, updated, name, id, group, state, step, runtime, a summary metric or a config key; -KEY descends.",
 )
 @click.option("--limit", "-n", type=click.IntRange(min=0), default=50, show_default=True, help="0 shows every run.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@global_options("dir", "server", "json")
 @click.pass_context
 def runs(
     ctx: click.Context,
@@ -107,41 +145,47 @@ def runs(
     tags: tuple[str, ...],
     job_type: str | None,
     metrics: tuple[str, ...],
+    configs: tuple[str, ...],
     sort_spec: str,
     limit: int,
-    as_json: bool,
 ) -> None:
-    """List runs with their state, step, runtime, age and chosen summary metrics."""
+    """List runs with their state, step, runtime, creation date, chosen config values and summary metrics."""
     wanted_metrics = [name for option in metrics for name in split_list(option)]
+    wanted_configs = [name for option in configs for name in split_list(option)]
     with scan_progress() as progress:
         found = api(ctx).runs(
             project, group=group, tags=list(tags) or None, state=state, job_type=job_type, progress=progress
         )
+    if found and wanted_metrics:
+        check_names("--metric", wanted_metrics, "summary metric", summary_keys(found))
+    if found and wanted_configs:
+        check_names("--config", wanted_configs, "config key", config_keys(found))
     ordered = sort_runs(found, sort_spec)
     shown = ordered[:limit] if limit else ordered
     now = time.time()
-    rows = [run_row(run, wanted_metrics, now) for run in shown]
-    if as_json:
+    rows = [run_row(run, wanted_metrics, wanted_configs, now) for run in shown]
+    if wants_json(ctx):
         console.out(to_json(rows))
         return
-    columns = ["id", "name", "group", "state", "step", "runtime", "age", *wanted_metrics]
+    columns = ["id", "name", "group", "state", "step", "runtime", "created", *wanted_configs, *wanted_metrics]
     if project is None:
         columns.insert(1, "project")
     cells = []
     for row in rows:
-        cell = [
+        line = [
             row["id"],
             row["name"],
             row["group"] or "-",
             row["state"],
             format_value(row["step"]),
             format_duration(row["runtime"]),
-            format_duration(row["age"]),
+            cell("created", row["created_at"]),
+            *(format_value(row["config"][key]) for key in wanted_configs),
             *(format_value(row["metrics"][metric]) for metric in wanted_metrics),
         ]
         if project is None:
-            cell.insert(1, row["project"])
-        cells.append(cell)
+            line.insert(1, row["project"])
+        cells.append(line)
     console.table(None, columns, cells, stdout=True)
     if len(shown) < len(ordered):
         console.note(f"showing {len(shown)} of {len(ordered)} runs (--limit 0 shows all)")

@@ -13,7 +13,7 @@ from tracker import _layout, console
 from tracker._claim import remove_abandoned
 from tracker._layout import trash_target
 from tracker._lock import is_held
-from tracker.cli._common import CommandError, api, resolve_run
+from tracker.cli._common import CommandError, api, confirm, global_options, resolve_run
 
 
 def _size(path: str) -> int:
@@ -27,18 +27,20 @@ def _size(path: str) -> int:
 
 @click.command("rm")
 @click.argument("run_refs", metavar="RUN...", nargs=-1, required=True)
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
+@global_options("dir")
 @click.pass_context
 def rm(ctx: click.Context, run_refs: tuple[str, ...], yes: bool) -> None:
-    """Move runs to the trash (``tracker gc`` deletes it for good)."""
-    store = api(ctx)
+    """Move runs to the trash (tracker gc deletes it for good)."""
+    store = api(ctx, local=True)
     runs = list({run.path: run for run in (resolve_run(store, reference) for reference in run_refs)}.values())
     for run in runs:
         if is_held(os.path.join(run.path, _layout.LOCK_FILE)):
             raise CommandError(f"run {run.project}/{run.id} is running (a live process holds it); not removed")
     listed = "\n".join(f"  {run.project}/{run.id}  {run.name}  ({run.state})" for run in runs)
-    if not yes and not click.confirm(f"move {len(runs)} run(s) to the trash?\n{listed}\n", err=True):
-        raise click.Abort()
+    if not yes:
+        console.note(listed)
+    confirm(f"move {len(runs)} run(s) to the trash?", yes)
     for run in runs:
         target = trash_target(store.root, run.project, run.id, "removed")
         shutil.move(run.path, target)
@@ -59,11 +61,12 @@ def _without_run(store: tracker.Api) -> list[str]:
 
 
 @click.command("gc")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
+@global_options("dir")
 @click.pass_context
 def gc(ctx: click.Context, yes: bool) -> None:
     """Delete everything in the trash (removed and replaced runs) and run directories where no run started."""
-    store = api(ctx)
+    store = api(ctx, local=True)
     removed = sum(remove_abandoned(directory) for directory in _without_run(store))  # skips runs being started
     if removed:
         console.note(f"removed {removed} run director{'y' if removed == 1 else 'ies'} where no run had started")
@@ -72,7 +75,6 @@ def gc(ctx: click.Context, yes: bool) -> None:
         console.note("the trash is empty")
         return
     size = _size(trash)
-    if not yes and not click.confirm(f"delete {trash} ({size / 1e6:.1f} MB) for good?", err=True):
-        raise click.Abort()
+    confirm(f"delete {trash} ({size / 1e6:.1f} MB) for good?", yes)
     shutil.rmtree(trash)
     console.note(f"deleted {trash} ({size / 1e6:.1f} MB)")
