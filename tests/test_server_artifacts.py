@@ -66,7 +66,9 @@ def test_an_online_runs_artifacts_reach_the_server_in_chunks_deduplicated(server
     best = api.artifact("p/dataset:best", type="dataset")
     assert (latest.version, best.version) == ("v1", "v0")
     assert best.description == "raw" and best.metadata == {"rows": 2} and best.aliases == ["best"]
-    assert sorted(best.manifest) == ["a.bin", "remote", "sub/b.txt"] and best.manifest["remote"].ref == "s3://bucket/key"
+    assert (
+        sorted(best.manifest) == ["a.bin", "remote", "sub/b.txt"] and best.manifest["remote"].ref == "s3://bucket/key"
+    )
     assert [version.version for version in api.artifact_versions("p", "dataset")] == ["v0", "v1"]
     assert api.artifact_names("p") == ["dataset"]
     assert len(server_blobs(server, "alice", "p")) == 3  # a.bin once, b.txt twice
@@ -149,3 +151,14 @@ def test_sync_ships_the_artifacts_of_an_offline_run(server, store, tmp_path):
     assert shipped.logged_by == "offline1"
     shipped.download(root=tmp_path / "t")
     assert (tmp_path / "t" / "t.csv").read_text() == "a,b\n1,2\n"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [TRACKER, "--server", server.url, "artifact", *args]
+        return subprocess.run(argv, env=client_env(server, key), capture_output=True, text=True, timeout=120)
+
+    listed = cli("ls", "p/table", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(row["version"], row["aliases"]) for row in orjson.loads(listed.stdout)] == [("v0", ["latest", "prod"])]
+    got = cli("get", "p/table:prod", "--root", str(tmp_path / "cli"))
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "cli" / "t.csv").read_text() == "a,b\n1,2\n"

@@ -13,10 +13,6 @@ from tracker.console import format_value
 _COLUMNS = ("name", "version", "type", "aliases", "files", "size", "created_at", "logged_by")
 
 
-def _local_api(ctx: click.Context) -> Any:
-    return api(ctx, local=True)  # artifacts are read from a local store
-
-
 def _describe(artifact: Any) -> dict[str, Any]:
     return {
         "name": artifact.name,
@@ -32,20 +28,20 @@ def _describe(artifact: Any) -> dict[str, Any]:
 
 
 @click.group("artifact")
-@global_options("dir")
+@global_options("dir", "server")
 def artifact() -> None:
-    """List and download artifacts (tracker.Artifact) of a project."""
+    """List and download artifacts (tracker.Artifact) of a project (from a tracking server with --server)."""
 
 
 @artifact.command("ls")
 @click.argument("where", metavar="PROJECT[/NAME]")
-@global_options("dir", "json")
+@global_options("dir", "server", "json")
 @click.pass_context
 def ls(ctx: click.Context, where: str) -> None:
     """Every version of every artifact of a project, or of one artifact."""
     project, _, name = where.partition("/")
     _validate.identifier("project", project)
-    reader = _local_api(ctx)
+    reader = api(ctx)
     names = [name] if name else reader.artifact_names(project)
     found = [_describe(version) for each in names for version in reader.artifact_versions(project, each)]
     if name and not found:
@@ -61,10 +57,10 @@ def ls(ctx: click.Context, where: str) -> None:
 @artifact.command("get")
 @click.argument("reference", metavar="PROJECT/NAME[:ALIAS]")
 @click.option("--root", type=click.Path(file_okay=False), help="Where to put the files (default ./artifacts/NAME:V).")
-@global_options("dir")
+@global_options("dir", "server")
 @click.pass_context
 def get(ctx: click.Context, reference: str, root: str | None) -> None:
     """Download one artifact version (latest by default), checking every file's digest."""
-    chosen = _local_api(ctx).artifact(reference)
+    chosen = api(ctx).artifact(reference)
     target = chosen.download(root)
     console.note(f"{chosen.qualified_name}: {len(chosen.manifest)} file(s) in {target}")

@@ -35,7 +35,7 @@ GLOBAL_HELP = {
 # the group's own help says which commands honour them
 ROOT_HELP = {
     **GLOBAL_HELP,
-    "server": "Read runs from this tracking server instead of a local store (runs, show, history, compare).",
+    "server": "Read runs from this tracking server instead of a local store (runs, show, history, compare, artifact).",
     "json": "Print JSON instead of tables (runs, show, history, compare, sweep).",
 }
 
