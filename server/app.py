@@ -36,6 +36,7 @@ class ServerSettings:
     allow_anonymous: bool = False
     heartbeat_timeout: float = 60.0  # a running run silent this long reads crashed
     max_body: int = 64 * 1024 * 1024
+    local_entity: str | None = None  # tracker ui: the dashboard acts for this entity without a key
 
 
 class Health(BaseModel):
@@ -442,6 +443,9 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
             raise HTTPException(404, f"run {entity}/{project}/{run_id} has no file {path!r}")
         return Response(data, media_type="application/octet-stream")
 
+    from server import ui
+
+    app.include_router(ui.router(settings))
     return _BodyLimit(app, settings.max_body)  # type: ignore[return-value]
 
 

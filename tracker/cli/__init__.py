@@ -16,6 +16,7 @@ from tracker.cli._online import login, logout, sync
 from tracker.cli._runs import runs
 from tracker.cli._show import history, show
 from tracker.cli._trash import gc, rm
+from tracker.cli._ui import ui
 
 
 class _Commands(click.Group):
@@ -44,7 +45,7 @@ def main(ctx: click.Context, store_dir: str | None, server_url: str | None) -> N
     ctx.obj = {"store_dir": store_dir, "server": server_url}  # the store is opened by the commands that read it
 
 
-for command in (runs, show, history, rm, gc, sync, login, logout):
+for command in (runs, show, history, rm, gc, sync, login, logout, ui):
     main.add_command(command)
 for entry in entry_points(group="tracker.commands"):
     try:
