@@ -10,7 +10,6 @@ The runs table is filtered, sorted and paged here, so ten thousand runs cost the
 import base64
 import hashlib
 import hmac
-import math
 import os
 import re
 import secrets
@@ -21,7 +20,7 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 
-from server import accounts, reads
+from server import accounts, reads, table
 
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
 SESSION_COOKIE = "tracker_session"
@@ -30,8 +29,6 @@ MAX_PAGE = 1000
 _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".json": "application/json"}
 _STATES = "^(running|finished|failed|crashed|preempted)$"
 _RUN_REF = re.compile(r"^([^/]+)/([^/]+)/([^/]+)$")
-# the columns every run has; anything else is config.<key> or summary.<key>
-_FIXED = ("name", "state", "group", "job_type", "tags", "created_at", "runtime", "last_step", "project", "id")
 
 
 def session_secret(settings: Any) -> bytes:
@@ -76,53 +73,11 @@ def _csrf(secret: bytes, session: str) -> str:
     return _sign(secret, "csrf:" + session)
 
 
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested config as dotted keys (``optimizer.lr``), which is how the table names its columns."""
-    if not isinstance(value, dict):
-        return {prefix: value}
-    flat: dict[str, Any] = {}
-    for key, item in value.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(item, dict) and item:
-            flat.update(flatten(item, name))
-        else:
-            flat[name] = item
-    return flat
-
-
-def _cell(run: dict[str, Any], column: str) -> Any:
-    if column == "runtime":
-        return run["summary"].get("_runtime")
-    if column.startswith("config."):
-        return run["config_flat"].get(column[7:])
-    if column.startswith("summary."):
-        return run["summary"].get(column[8:])
-    return run.get(column)
-
-
-def _sort_key(value: Any) -> tuple[int, Any]:
-    """Numbers before strings before missing values, whatever the direction (missing always last)."""
-    if isinstance(value, bool):
-        return (1, int(value))
-    if isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value)):
-        return (0, value)
-    if value is None:
-        return (3, 0)
-    if isinstance(value, list):
-        return (2, " ".join(map(str, value)))
-    return (2, str(value))
-
-
-def _matches(run: dict[str, Any], text: str) -> bool:
-    needle = text.casefold()
-    haystack = (run["name"], run["id"], run["group"] or "", run["job_type"] or "", *run["tags"])
-    return any(needle in str(item).casefold() for item in haystack)
-
-
 def router(settings: Any) -> APIRouter:
     """The dashboard's routes, for ``create_app`` to include."""
     routes = APIRouter(include_in_schema=False)
     secret = session_secret(settings)
+    runs_table = table.RunsTable(settings.heartbeat_timeout)
 
     def viewer(request: Request) -> accounts.Viewer:
         store = request.app.state.store
@@ -205,19 +160,6 @@ def router(settings: Any) -> APIRouter:
             "csrf": _csrf(secret, request.cookies.get(SESSION_COOKIE, "")),
         }
 
-    def visible_runs(request: Request, who: accounts.Viewer, project: str | None) -> list[dict[str, Any]]:
-        now = time.time()
-        with request.app.state.store.reading() as connection:
-            rows = reads.list_runs(connection, who.entities, entity=None, project=project)
-        described = []
-        for row in rows:
-            run = reads.describe(row, now, settings.heartbeat_timeout)
-            run["config_flat"] = flatten(run.pop("config") or {})
-            run.pop("metadata", None)
-            run["runtime"] = run["summary"].get("_runtime")
-            described.append(run)
-        return described
-
     @routes.get("/api/ui/runs")
     def runs_page(
         request: Request,
@@ -234,55 +176,24 @@ def router(settings: Any) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 200,
         col: Annotated[list[str] | None, Query(max_length=50)] = None,
     ) -> Any:
-        if sort not in _FIXED and not sort.startswith(("config.", "summary.")):
-            raise HTTPException(400, f"sort={sort!r}: sort by {', '.join(_FIXED)}, config.KEY or summary.KEY")
-        everything = visible_runs(request, who, project or None)
-        projects = sorted({run["project"] for run in everything})
-        groups = sorted({run["group"] for run in everything if run["group"]})
-        job_types = sorted({run["job_type"] for run in everything if run["job_type"]})
-        tags = sorted({tag for run in everything for tag in run["tags"]})
-        config_keys = sorted({key for run in everything for key in run["config_flat"]})
-        summary_keys = sorted({key for run in everything for key in run["summary"] if not key.startswith("_")})
-        kept = [
-            run
-            for run in everything
-            if (group is None or run["group"] == group)
-            and (tag is None or tag in run["tags"])
-            and (state is None or run["state"] == state)
-            and (job_type is None or run["job_type"] == job_type)
-            and (not q or _matches(run, q))
-        ]
-        missing = [run for run in kept if _cell(run, sort) is None]
-        present = [run for run in kept if _cell(run, sort) is not None]
-        present.sort(key=lambda run: _sort_key(_cell(run, sort)), reverse=order == "desc")
-        ordered = present + missing
-        columns = list(col or ())
-        page = [
-            {
-                **{field: run[field] for field in ("entity", "project", "id", "name", "group", "job_type", "tags")},
-                "state": run["state"],
-                "created_at": run["created_at"],
-                "runtime": run["runtime"],
-                "last_step": run["last_step"],
-                "columns": {column: _cell(run, column) for column in columns},
-            }
-            for run in ordered[offset : offset + limit]
-        ]
-        return _json(
-            {
-                "total": len(ordered),
-                "offset": offset,
-                "runs": page,
-                "facets": {
-                    "projects": projects,
-                    "groups": groups,
-                    "job_types": job_types,
-                    "tags": tags,
-                    "config": config_keys,
-                    "summary": summary_keys,
-                },
-            }
+        problem = table.check_sort(sort)
+        if problem is not None:
+            raise HTTPException(400, problem)
+        query = table.Query(
+            project=project or None,
+            q=q,
+            group=group,
+            tag=tag,
+            state=state,
+            job_type=job_type,
+            sort=sort,
+            descending=order == "desc",
+            offset=offset,
+            limit=limit,
+            columns=tuple(col or ()),
         )
+        with request.app.state.store.reading() as connection:
+            return _json(runs_table.page(connection, who.entities, query))
 
     def resolve(request: Request, who: accounts.Viewer, references: list[str]) -> list[tuple[str, Any]]:
         found = []
