@@ -15,7 +15,8 @@ type Run = {
 };
 type Facets = { projects: string[]; groups: string[]; job_types: string[]; tags: string[]; config: string[]; summary: string[] };
 type Page = { total: number; offset: number; runs: Run[]; facets: Facets };
-type Series = { run: string; name: string; state: string; count: number; x: number[]; last: (number | string | null)[] };
+type Value = number | string | null;
+type Series = { run: string; name: string; state: string; count: number; x: number[]; min: Value[]; max: Value[]; last: Value[] };
 
 const ROW = 28;
 const PAGE = 200;
@@ -297,7 +298,9 @@ class RunsTable {
   }
 }
 
-type Panel = { key: string; element: HTMLElement; plot: uPlot | null; zoom: [number, number] | null; names: string[] };
+type Panel = {
+  key: string; element: HTMLElement; plot: uPlot | null; zoom: [number, number] | null; names: string[]; series: Series[];
+};
 
 class Charts {
   element = el("section", { class: "charts", "aria-label": "charts" });
@@ -346,7 +349,7 @@ class Charts {
         if (!this.panels.has(key)) {
           const element = el("figure", { class: "panel", "data-metric": key }, el("figcaption", {}, key));
           this.grid.append(element);
-          this.panels.set(key, { key, element, plot: null, zoom: null, names: [] });
+          this.panels.set(key, { key, element, plot: null, zoom: null, names: [], series: [] });
         }
       }
     }
@@ -366,6 +369,7 @@ class Charts {
     const tables = series.map((s) => [Float64Array.from(s.x), smooth(s.last.map(toNumber), view.smoothing, view.log)]);
     const data = (tables.length ? uPlot.join(tables as uPlot.AlignedData[]) : [[]]) as uPlot.AlignedData;
     const names = series.map((s) => s.name);
+    panel.series = series;
     hook.panels[panel.key] = { series: names, points: series.map((s) => s.x.length) };
     panel.element.dataset.series = String(names.length);
     if (panel.plot && names.join("\0") === panel.names.join("\0")) {
@@ -384,11 +388,16 @@ class Charts {
     const options: uPlot.Options = {
       width,
       height: 240,
-      scales: { x: { time: view.x === "timestamp" }, y: view.log ? { distr: 3 } : {} },
+      scales: {
+        x: { time: view.x === "timestamp" },
+        // linear y covers the bands too, so a spike that only a bucket's max holds is on screen
+        y: view.log ? { distr: 3 } : { range: (_u: uPlot, low: number, high: number) => bandRange(panel.series, low, high) },
+      },
       series: [{ label: view.x }, ...names.map((name, i) => ({ label: name, stroke: palette[i % palette.length], width: 1.5, spanGaps: true }))],
       axes: [{ stroke: "currentColor", grid: { stroke: "rgba(128,128,128,0.2)" } }, { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,0.2)" } }],
       legend: { live: true },
       hooks: {
+        draw: [(u: uPlot) => drawBands(u, panel.series, palette)],
         setSelect: [(u: uPlot) => {
           if (u.select.width > 2) {
             panel.zoom = [u.posToVal(u.select.left, "x"), u.posToVal(u.select.left + u.select.width, "x")];
@@ -401,6 +410,51 @@ class Charts {
     plot.over.addEventListener("dblclick", () => { panel.zoom = null; this.draw(panel); });
     return plot;
   }
+}
+
+// each bucket's min-max range as a faint band behind its line, so a spike inside a bucket stays visible
+function drawBands(u: uPlot, series: Series[], palette: string[]): void {
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+  ctx.clip();
+  series.forEach((s, index) => {
+    ctx.fillStyle = palette[index % palette.length] + "33";
+    ctx.strokeStyle = palette[index % palette.length] + "88";
+    ctx.lineWidth = 1;
+    let segment: [number, number, number][] = [];
+    const flush = (): void => {
+      if (segment.length > 1) {
+        ctx.beginPath();
+        segment.forEach(([x, top], i) => (i ? ctx.lineTo(x, top) : ctx.moveTo(x, top)));
+        for (let i = segment.length - 1; i >= 0; i--) ctx.lineTo(segment[i][0], segment[i][2]);
+        ctx.closePath();
+        ctx.fill();
+        ctx.stroke();
+      }
+      segment = [];
+    };
+    s.x.forEach((x, i) => {
+      const low = toNumber(s.min[i]);
+      const high = toNumber(s.max[i]);
+      if (low === null || high === null || (view.log && low <= 0)) { flush(); return; }
+      segment.push([u.valToPos(x, "x", true), u.valToPos(high, "y", true), u.valToPos(low, "y", true)]);
+    });
+    flush();
+  });
+  ctx.restore();
+}
+
+function bandRange(series: Series[], low: number | null, high: number | null): uPlot.Range.MinMax {
+  let lowest = low ?? Infinity;
+  let highest = high ?? -Infinity;
+  for (const s of series) {
+    for (const value of s.min) { const v = toNumber(value); if (v !== null && v < lowest) lowest = v; }
+    for (const value of s.max) { const v = toNumber(value); if (v !== null && v > highest) highest = v; }
+  }
+  if (!Number.isFinite(lowest) || !Number.isFinite(highest)) return [0, 1];
+  return uPlot.rangeNum(lowest, highest, 0.1, true);
 }
 
 function toNumber(value: number | string | null): number | null {
