@@ -226,6 +226,7 @@ def router(settings: Any) -> APIRouter:
         x: Annotated[str, Query(pattern="^(step|timestamp|relative)$")] = "step",
         start: Annotated[float | None, Query(allow_inf_nan=False)] = None,
         stop: Annotated[float | None, Query(allow_inf_nan=False)] = None,
+        group_by: Annotated[str | None, Query(pattern=r"^(group|config\..+)$", max_length=300)] = None,
     ) -> Any:
         rows = resolve(request, who, run or [])
         now = time.time()
@@ -234,10 +235,19 @@ def router(settings: Any) -> APIRouter:
             for reference, row in rows:
                 series = reads.series(connection, row.id, key, buckets=buckets, x=x, start=start, stop=stop)
                 state = reads.state_of(row, now, settings.heartbeat_timeout)
-                answer.append({"run": reference, "name": row.name, "state": state, **series})
+                described = {"run": reference, "name": row.name, "state": state, **series}
+                if group_by is not None:
+                    described["group_value"] = _group_value(row, group_by)
+                answer.append(described)
         return _json({"series": answer})
 
     return routes
+
+
+def _group_value(row: Any, group_by: str) -> str:
+    """What a run is grouped by in a chart (its group, or a config value), as the label shows it."""
+    value = row.group_name if group_by == "group" else table.flatten(row.config or {}).get(group_by[7:])
+    return "none" if value is None else orjson.dumps(value).decode().strip('"')
 
 
 def _json(value: Any) -> Response:

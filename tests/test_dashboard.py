@@ -146,6 +146,13 @@ def test_selected_runs_draw_one_series_each_in_a_panel_per_metric(store, tmp_pat
         page.press("#f-metrics", "Enter")
         wait_for(lambda: sorted(page.evaluate("() => Object.keys(window.__tracker.panels)")) == ["loss"], "the regex")
         assert "sel=" in page.url and "metrics=" in page.url  # the view is in the URL
+        page.get_by_label(f"select {XSS_NAME}").check()
+        loss = "() => window.__tracker.panels.loss.series"
+        wait_for(lambda: len(page.evaluate(loss)) == 3, "the third run's line", timeout=30)
+        page.fill("#f-group-by", "group")
+        page.press("#f-group-by", "Enter")
+        wait_for(lambda: sorted(page.evaluate(loss)) == ["group=g1 (2)", "group=g2 (1)"], "one line per group", 30)
+        assert "groupBy=group" in page.url and page.dialogs == []
         page.screenshot(path=str(tmp_path / "charts.png"), full_page=True)
     finally:
         served.stop()

@@ -16,7 +16,10 @@ type Run = {
 type Facets = { projects: string[]; groups: string[]; job_types: string[]; tags: string[]; config: string[]; summary: string[] };
 type Page = { total: number; offset: number; runs: Run[]; facets: Facets };
 type Value = number | string | null;
-type Series = { run: string; name: string; state: string; count: number; x: number[]; min: Value[]; max: Value[]; last: Value[] };
+type Series = {
+  run: string; name: string; state: string; count: number; x: number[]; min: Value[]; max: Value[]; last: Value[];
+  group_value?: string;
+};
 
 const ROW = 28;
 const PAGE = 200;
@@ -27,7 +30,7 @@ const STATES = ["running", "finished", "failed", "crashed", "preempted"];
 // the view, mirrored in the URL so that pasting it opens the same view
 const view = {
   project: "", q: "", group: "", tag: "", state: "", job_type: "", sort: "created_at", order: "desc",
-  cols: [] as string[], sel: [] as string[], metrics: "", smoothing: 0, x: "step", log: false,
+  cols: [] as string[], sel: [] as string[], metrics: "", smoothing: 0, x: "step", log: false, groupBy: "",
 };
 // what tests and benchmarks read: the series each panel drew; first paints in ms since navigation started
 type TestHook = {
@@ -40,7 +43,7 @@ const hook: TestHook = { panels: {}, table: { total: -1, firstPaint: -1 }, first
 
 function readUrl(): void {
   const params = new URLSearchParams(location.hash.slice(1));
-  for (const key of ["project", "q", "group", "tag", "state", "job_type", "sort", "order", "metrics", "x"] as const) {
+  for (const key of ["project", "q", "group", "tag", "state", "job_type", "sort", "order", "metrics", "x", "groupBy"] as const) {
     const value = params.get(key);
     if (value !== null) view[key] = value;
   }
@@ -52,7 +55,7 @@ function readUrl(): void {
 
 function writeUrl(): void {
   const params = new URLSearchParams();
-  for (const key of ["project", "q", "group", "tag", "state", "job_type", "sort", "order", "metrics", "x"] as const) {
+  for (const key of ["project", "q", "group", "tag", "state", "job_type", "sort", "order", "metrics", "x", "groupBy"] as const) {
     if (view[key]) params.set(key, view[key]);
   }
   view.cols.forEach((col) => params.append("col", col));
@@ -108,6 +111,7 @@ function workspace(user: string, local: boolean): void {
   const table = new RunsTable();
   const charts = new Charts();
   table.onSelect = () => charts.refresh(true);
+  table.onFacets = (facets) => charts.setGroupKeys(facets.config);
   root.append(header, table.element, charts.element);
   table.reload();
   charts.refresh(true);
@@ -140,6 +144,7 @@ function duration(seconds: number | null): string {
 class RunsTable {
   element = el("section", { class: "runs", "aria-label": "runs" });
   onSelect = (): void => {};
+  onFacets = (_facets: Facets): void => {};
   private filters = el("div", { class: "filters" });
   private head = el("div", { class: "thead", role: "row" });
   private scroller = el("div", { class: "scroller", role: "table", tabindex: "0" });
@@ -195,6 +200,7 @@ class RunsTable {
       if (!this.facets || JSON.stringify(this.facets) !== JSON.stringify(page.facets)) {
         this.facets = page.facets;
         this.drawFilters();
+        this.onFacets(page.facets);
       }
       this.render();
       if (hook.table.firstPaint < 0) hook.table.firstPaint = performance.now();
@@ -308,6 +314,12 @@ class Charts {
   private grid = el("div", { class: "panels" });
   private panels = new Map<string, Panel>();
   private live = false;
+  private groupKeys: HTMLElement;
+
+  setGroupKeys(config: string[]): void {
+    clear(this.groupKeys);
+    for (const key of ["group", ...config.map((k) => "config." + k)]) this.groupKeys.append(el("option", { value: key }));
+  }
 
   constructor() {
     const metrics = el("input", { type: "search", id: "f-metrics", placeholder: "regex", value: view.metrics }) as HTMLInputElement;
@@ -320,8 +332,12 @@ class Charts {
     const log = el("input", { type: "checkbox", id: "f-log" }) as HTMLInputElement;
     log.checked = view.log;
     log.addEventListener("change", () => { view.log = log.checked; writeUrl(); this.rebuild(); });
+    const groupBy = el("input", { type: "text", id: "f-group-by", list: "group-by-keys", placeholder: "group or config.KEY", value: view.groupBy }) as HTMLInputElement;
+    groupBy.addEventListener("change", () => { view.groupBy = groupBy.value.trim(); writeUrl(); this.rebuild(); });
+    this.groupKeys = el("datalist", { id: "group-by-keys" });
     this.controls.append(
       el("label", { class: "field" }, "metrics", metrics),
+      el("label", { class: "field" }, "group by", groupBy, this.groupKeys),
       el("label", { class: "field" }, "smoothing", smoothing),
       el("label", { class: "field" }, "x axis", xAxis),
       el("label", { class: "field" }, log, "log scale"),
@@ -364,8 +380,10 @@ class Charts {
     const params = new URLSearchParams({ key: panel.key, x: view.x, buckets: String(BUCKETS) });
     view.sel.forEach((ref) => params.append("run", ref));
     if (panel.zoom) { params.set("start", String(panel.zoom[0])); params.set("stop", String(panel.zoom[1])); }
-    const { series } = await api<{ series: Series[] }>("GET", "/api/ui/series?" + params);
-    this.live = this.live || series.some((s) => s.state === "running");
+    if (/^(group|config\..+)$/.test(view.groupBy)) params.set("group_by", view.groupBy);
+    const fetched = (await api<{ series: Series[] }>("GET", "/api/ui/series?" + params)).series;
+    this.live = this.live || fetched.some((s) => s.state === "running");
+    const series = params.has("group_by") ? groups(fetched, view.groupBy) : fetched;
     const tables = series.map((s) => [Float64Array.from(s.x), smooth(s.last.map(toNumber), view.smoothing, view.log)]);
     const data = (tables.length ? uPlot.join(tables as uPlot.AlignedData[]) : [[]]) as uPlot.AlignedData;
     const names = series.map((s) => s.name);
@@ -444,6 +462,37 @@ function drawBands(u: uPlot, series: Series[], palette: string[]): void {
     flush();
   });
   ctx.restore();
+}
+
+// runs of one group as one line, their mean, with the members' min-max as its band; each member is carried
+// forward onto the union of the members' x (within its own range) so that means compare like with like
+function groups(series: Series[], groupBy: string): Series[] {
+  const members = new Map<string, Series[]>();
+  for (const s of series) {
+    const value = s.group_value ?? "none";
+    members.set(value, [...(members.get(value) ?? []), s]);
+  }
+  return [...members].map(([value, group]) => {
+    const xs = [...new Set(group.flatMap((s) => s.x))].sort((a, b) => a - b);
+    const mean: Value[] = [], low: Value[] = [], high: Value[] = [];
+    const cursors = group.map(() => -1);
+    for (const x of xs) {
+      const values: number[] = [];
+      group.forEach((s, index) => {
+        while (cursors[index] + 1 < s.x.length && s.x[cursors[index] + 1] <= x) cursors[index]++;
+        const at = cursors[index];
+        const v = at >= 0 && x <= s.x[s.x.length - 1] ? toNumber(s.last[at]) : null;
+        if (v !== null) values.push(v);
+      });
+      mean.push(values.length ? values.reduce((a, b) => a + b, 0) / values.length : null);
+      low.push(values.length ? Math.min(...values) : null);
+      high.push(values.length ? Math.max(...values) : null);
+    }
+    return {
+      run: `${groupBy}=${value}`, name: `${groupBy}=${value} (${group.length})`, state: group[0].state,
+      count: xs.length, x: xs, min: low, max: high, last: mean,
+    };
+  });
 }
 
 function bandRange(series: Series[], low: number | null, high: number | null): uPlot.Range.MinMax {
