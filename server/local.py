@@ -8,6 +8,7 @@ team server's, and a background thread re-scans so running runs grow live.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import update
@@ -92,15 +93,18 @@ class LocalMirror:
         return len(found)
 
     def start(self, interval: float) -> None:
-        """Scan now, then every ``interval`` seconds in a daemon thread until stop()."""
+        """Scan now, then every ``interval`` seconds (at least twice a scan's time) in a daemon thread until stop()."""
         self.scan()
 
         def loop() -> None:
-            while not self._stop.wait(interval):
+            took = 0.0
+            while not self._stop.wait(max(interval, 2 * took)):  # a big store is scanned less often, not hotter
+                started = time.monotonic()
                 try:
                     self.scan()
                 except Exception as error:  # a run being written or removed mid-scan: the next scan retries
                     console.warn(f"tracker ui: a scan of the store failed ({type(error).__name__}: {error})")
+                took = time.monotonic() - started
 
         self._thread = threading.Thread(target=loop, name="tracker-ui-scan", daemon=True)
         self._thread.start()
