@@ -4,7 +4,7 @@ A browser signs in once with an API key; the key never reaches a URL or a cookie
 (HttpOnly, SameSite=Strict) holds only the key's public id, an expiry and an HMAC; the key is looked up on
 every request, so revoking it ends its sessions. State-changing requests carry a CSRF token derived from
 the session. Under ``tracker ui`` (``ServerSettings.local_entity``) every request acts for the local store.
-The runs table is filtered, sorted and paged here, so ten thousand runs cost the browser one page of rows.
+The runs table's queries are answered by ``server.table``; series by ``server.reads``.
 """
 
 import base64
@@ -69,6 +69,20 @@ def _session_key_id(secret: bytes, value: str) -> str | None:
     return key_id if int(expires) > time.time() else None
 
 
+def _local_host(host: str) -> bool:
+    """Whether a Host header names this machine by address or as localhost, not by a domain that could rebind."""
+    import ipaddress
+
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host.rpartition("]")[0].lstrip("[") or host
+    if name == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 def _csrf(secret: bytes, session: str) -> str:
     return _sign(secret, "csrf:" + session)
 
@@ -82,6 +96,8 @@ def router(settings: Any) -> APIRouter:
     def viewer(request: Request) -> accounts.Viewer:
         store = request.app.state.store
         if settings.local_entity is not None:
+            if not _local_host(request.headers.get("host", "")):
+                raise HTTPException(403, "tracker ui answers only to an IP address or localhost (DNS rebinding)")
             entity = settings.local_entity
             return accounts.Viewer(0, "local", entity, frozenset([entity]), is_admin=True, anonymous=False, key_id="")
         key_id = _session_key_id(secret, request.cookies.get(SESSION_COOKIE, ""))

@@ -54,6 +54,7 @@ def test_tracker_ui_serves_the_local_store_and_its_new_runs(store: Path, tmp_pat
         status, answer = call(opener, f"{base}/api/ui/series?key=loss&buckets=10&run=local/demo/{run['id']}")
         (series,) = answer["series"]
         assert status == 200 and series["count"] == 50 and len(series["x"]) == 10 and series["name"] == "first"
+        assert call(opener, base + "/api/ui/runs", Host=f"rebound.example:{port}")[0] == 403  # DNS rebinding
         status, page = call(opener, base + "/api/ui/runs?sort=bogus")
         assert status == 400 and "sort='bogus'" in page["detail"]
         run_python(code.replace('"first"', '"second"'))
