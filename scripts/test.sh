@@ -21,7 +21,8 @@ if [ "$(id -u)" = 0 ]; then
   fi
   TRACKER_TEST_POSTGRES_URL=$(bash scripts/postgres.sh url)
   export TRACKER_TEST_POSTGRES_URL
+  bash scripts/browser.sh >/dev/null  # Debian's chromium for the browser suite
 else
-  echo "not root: the Slurm and PostgreSQL suites will be skipped (their scripts need root)" >&2
+  echo "not root: the Slurm, PostgreSQL and browser suites may be skipped (their scripts need root)" >&2
 fi
 .venv/bin/python -m pytest "$@"

@@ -11,6 +11,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, and_, insert, select, update
 
@@ -114,12 +115,8 @@ def key_id_of(key: str) -> str | None:
     return key_id if key_id and secret else None
 
 
-def authenticate(connection: Connection, key: str) -> Viewer | None:
-    """The viewer a key acts for, or None for an unknown, malformed or revoked key."""
-    key_id = key_id_of(key)
-    if key_id is None:
-        return None
-    row = connection.execute(
+def _key_row(connection: Connection, key_id: str) -> Any:
+    return connection.execute(
         select(
             api_keys.c.secret_hash,
             api_keys.c.revoked_at,
@@ -133,10 +130,9 @@ def authenticate(connection: Connection, key: str) -> Viewer | None:
         .join(entities, entities.c.id == users.c.entity_id)
         .where(api_keys.c.id == key_id)
     ).first()
-    secret = key[len(KEY_PREFIX) + len(key_id) + 1 :]
-    expected = row.secret_hash if row is not None else _hash("")
-    if not hmac.compare_digest(_hash(secret), expected) or row is None or row.revoked_at is not None:
-        return None
+
+
+def _viewer(connection: Connection, row: Any, key_id: str) -> Viewer:
     teams = connection.execute(
         select(entities.c.name)
         .join(memberships, memberships.c.team_id == entities.c.id)
@@ -151,6 +147,27 @@ def authenticate(connection: Connection, key: str) -> Viewer | None:
         anonymous=row.anonymous,
         key_id=key_id,
     )
+
+
+def authenticate(connection: Connection, key: str) -> Viewer | None:
+    """The viewer a key acts for, or None for an unknown, malformed or revoked key."""
+    key_id = key_id_of(key)
+    if key_id is None:
+        return None
+    row = _key_row(connection, key_id)
+    secret = key[len(KEY_PREFIX) + len(key_id) + 1 :]
+    expected = row.secret_hash if row is not None else _hash("")
+    if not hmac.compare_digest(_hash(secret), expected) or row is None or row.revoked_at is not None:
+        return None
+    return _viewer(connection, row, key_id)
+
+
+def viewer_of_key(connection: Connection, key_id: str) -> Viewer | None:
+    """The viewer of a key already checked once (a dashboard session names it), None once it is revoked."""
+    row = _key_row(connection, key_id)
+    if row is None or row.revoked_at is not None:
+        return None
+    return _viewer(connection, row, key_id)
 
 
 def add_anonymous(connection: Connection) -> tuple[str, str]:

@@ -37,6 +37,7 @@ class ServerSettings:
     allow_anonymous: bool = False
     heartbeat_timeout: float = 60.0  # a running run silent this long reads crashed
     max_body: int = 64 * 1024 * 1024
+    local_entity: str | None = None  # tracker ui: the dashboard acts for this entity without a key
 
 
 class Health(BaseModel):
@@ -157,8 +158,8 @@ class _RequestLog:
     """One line per request (method, path, status, duration, entity, run, key id; never the key), as plain
     ASGI around everything, so refused bodies are logged too and a request pays only for its line."""
 
-    def __init__(self, app: Any, log: Any) -> None:
-        self.app, self.log = app, log
+    def __init__(self, app: Any, log: Any, *, only_failures: bool = False) -> None:
+        self.app, self.log, self.only_failures = app, log, only_failures
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
         if scope["type"] != "http":
@@ -175,19 +176,23 @@ class _RequestLog:
         try:
             await self.app(scope, receive, observed)
         finally:
-            path = scope["path"]
-            parts = path.split("/")
-            in_run = len(parts) > 5 and parts[2] == "runs"
-            self.log.info(
-                "request",
-                method=scope["method"],
-                path=path,
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                entity=parts[3] if in_run else None,
-                run=parts[5] if in_run else None,
-                key_id=(scope.get("state") or {}).get("key_id"),  # set by _viewer through request.state
-            )
+            if not (self.only_failures and status < 400):
+                self._log(scope, status, started)
+
+    def _log(self, scope: dict[str, Any], status: int, started: float) -> None:
+        path = scope["path"]
+        parts = path.split("/")
+        in_run = len(parts) > 5 and parts[2] == "runs"
+        self.log.info(
+            "request",
+            method=scope["method"],
+            path=path,
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            entity=parts[3] if in_run else None,
+            run=parts[5] if in_run else None,
+            key_id=(scope.get("state") or {}).get("key_id"),  # set by _viewer through request.state
+        )
 
 
 class _TooLarge(Exception):
@@ -462,10 +467,13 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
             raise HTTPException(404, f"run {entity}/{project}/{run_id} has no file {path!r}")
         return Response(data, media_type="application/octet-stream")
 
-    from server import artifacts
+    from server import artifacts, ui
 
     app.include_router(artifacts.routes(os.path.join(os.path.dirname(settings.files_dir), "entities")))
-    return _RequestLog(_BodyLimit(app, settings.max_body), _request_log())
+    app.include_router(ui.router(settings))
+    # tracker ui polls: its terminal shows only the requests that failed
+    only_failures = settings.local_entity is not None
+    return _RequestLog(_BodyLimit(app, settings.max_body), _request_log(), only_failures=only_failures)
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

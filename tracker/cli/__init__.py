@@ -19,6 +19,7 @@ from tracker.cli._online import login, logout, sync
 from tracker.cli._runs import runs
 from tracker.cli._show import history, show
 from tracker.cli._trash import gc, rm
+from tracker.cli._ui import ui
 
 
 class _Commands(click.Group):
@@ -45,7 +46,7 @@ def main(ctx: click.Context, store_dir: str | None, server_url: str | None, as_j
     ctx.obj = {"dir": store_dir, "server": server_url, "json": as_json}  # commands open the store they read
 
 
-for command in (runs, show, history, compare, rm, gc, sync, login, logout, artifact, logs):
+for command in (runs, show, history, compare, rm, gc, sync, login, logout, artifact, logs, ui):
     main.add_command(command)
 for entry in entry_points(group="tracker.commands"):
     try:

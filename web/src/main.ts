@@ -1,0 +1,514 @@
+// The dashboard: sign-in, the runs table (paged and filtered by the server, rows virtualised) and the
+// charts workspace (one uPlot panel per metric, downsampled by the server, re-bucketed on zoom, live).
+// User data only ever reaches the DOM through textContent (el()), never as HTML.
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import "./style.css";
+import { api, setCsrf, ApiError } from "./api";
+import { el, clear } from "./dom";
+import { smooth } from "./smooth";
+
+type Run = {
+  entity: string; project: string; id: string; name: string; group: string | null; job_type: string | null;
+  tags: string[]; state: string; created_at: string; runtime: number | null; last_step: number | null;
+  columns: Record<string, unknown>;
+};
+type Facets = { projects: string[]; groups: string[]; job_types: string[]; tags: string[]; config: string[]; summary: string[] };
+type Page = { total: number; offset: number; runs: Run[]; facets: Facets };
+type Value = number | string | null;
+type Series = {
+  run: string; name: string; state: string; count: number; x: number[]; min: Value[]; max: Value[]; last: Value[];
+  group_value?: string;
+};
+
+const ROW = 28;
+const PAGE = 200;
+const BUCKETS = 1000;
+const POLL_MS = 1500;
+const STATES = ["running", "finished", "failed", "crashed", "preempted"];
+
+// the view, mirrored in the URL so that pasting it opens the same view
+const view = {
+  project: "", q: "", group: "", tag: "", state: "", job_type: "", sort: "created_at", order: "desc",
+  cols: [] as string[], sel: [] as string[], metrics: "", smoothing: 0, x: "step", log: false, groupBy: "",
+};
+// what tests and benchmarks read: the series each panel drew; first paints in ms since navigation started
+type TestHook = {
+  panels: Record<string, { series: string[]; points: number[] }>;
+  table: { total: number; firstPaint: number };
+  firstChart: number;
+};
+const hook: TestHook = { panels: {}, table: { total: -1, firstPaint: -1 }, firstChart: -1 };
+(window as unknown as { __tracker: TestHook }).__tracker = hook;
+
+function readUrl(): void {
+  const params = new URLSearchParams(location.hash.slice(1));
+  for (const key of ["project", "q", "group", "tag", "state", "job_type", "sort", "order", "metrics", "x", "groupBy"] as const) {
+    const value = params.get(key);
+    if (value !== null) view[key] = value;
+  }
+  view.cols = params.getAll("col");
+  view.sel = params.getAll("sel");
+  view.smoothing = Math.min(0.999, Math.max(0, Number(params.get("smoothing") || 0)));
+  view.log = params.get("log") === "1";
+}
+
+function writeUrl(): void {
+  const params = new URLSearchParams();
+  for (const key of ["project", "q", "group", "tag", "state", "job_type", "sort", "order", "metrics", "x", "groupBy"] as const) {
+    if (view[key]) params.set(key, view[key]);
+  }
+  view.cols.forEach((col) => params.append("col", col));
+  view.sel.forEach((sel) => params.append("sel", sel));
+  if (view.smoothing) params.set("smoothing", String(view.smoothing));
+  if (view.log) params.set("log", "1");
+  history.replaceState(null, "", "#" + params.toString());
+}
+
+const root = document.getElementById("app") as HTMLElement;
+
+async function start(): Promise<void> {
+  readUrl();
+  try {
+    const me = await api<{ user: string; local: boolean; csrf: string }>("GET", "/api/ui/me");
+    setCsrf(me.csrf);
+    workspace(me.user, me.local);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) signIn();
+    else throw error;
+  }
+}
+
+function signIn(message = ""): void {
+  clear(root);
+  const key = el("input", { type: "password", id: "key", autocomplete: "off", required: "" }) as HTMLInputElement;
+  const problem = el("p", { class: "problem", role: "alert" }, message);
+  const form = el("form", { class: "signin", "aria-label": "sign in" },
+    el("h1", {}, "tracker"),
+    el("label", { for: "key" }, "API key"), key,
+    el("button", { type: "submit" }, "Sign in"), problem);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api("POST", "/api/ui/session", { key: key.value });
+      await start();
+    } catch (error) {
+      problem.textContent = error instanceof ApiError ? error.message : String(error);
+    }
+  });
+  root.append(form);
+  key.focus();
+}
+
+function workspace(user: string, local: boolean): void {
+  clear(root);
+  const header = el("header", {}, el("h1", {}, "tracker"), el("span", { class: "who" }, local ? "local store" : user));
+  if (!local) {
+    const out = el("button", { type: "button" }, "Sign out");
+    out.addEventListener("click", async () => { await api("DELETE", "/api/ui/session"); signIn(); });
+    header.append(out);
+  }
+  const table = new RunsTable();
+  const charts = new Charts();
+  table.onSelect = () => charts.refresh(true);
+  table.onFacets = (facets) => charts.setGroupKeys(facets.config);
+  root.append(header, table.element, charts.element);
+  table.reload();
+  charts.refresh(true);
+  setInterval(() => { table.poll(); charts.poll(); }, POLL_MS);
+}
+
+function select(label: string, name: string, options: string[], value: string, change: (v: string) => void): HTMLElement {
+  const control = el("select", { id: `f-${name}`, name }) as HTMLSelectElement;
+  control.append(el("option", { value: "" }, "any"));
+  for (const option of options) control.append(el("option", { value: option }, option));
+  control.value = value;
+  control.addEventListener("change", () => change(control.value));
+  return el("label", { class: "field" }, label, control);
+}
+
+function cellText(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+  if (Array.isArray(value)) return value.join(", ");
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+function duration(seconds: number | null): string {
+  if (seconds === null || seconds === undefined) return "";
+  const s = Math.round(seconds);
+  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${s % 60}s` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+class RunsTable {
+  element = el("section", { class: "runs", "aria-label": "runs" });
+  onSelect = (): void => {};
+  onFacets = (_facets: Facets): void => {};
+  private filters = el("div", { class: "filters" });
+  private head = el("div", { class: "thead", role: "row" });
+  private scroller = el("div", { class: "scroller", role: "table", tabindex: "0" });
+  private spacer = el("div", { class: "spacer" });
+  private count = el("span", { class: "count", role: "status" });
+  private pages = new Map<number, Run[]>();
+  private loading = new Set<number>();
+  private total = 0;
+  private facets: Facets | null = null;
+  private generation = 0;
+
+  constructor() {
+    this.scroller.append(this.spacer);
+    this.element.append(this.filters, this.count, this.head, this.scroller);
+    this.scroller.addEventListener("scroll", () => this.render());
+  }
+
+  private columns(): string[] {
+    return ["", "state", "name", "group", "tags", "created_at", "runtime", "last_step", ...view.cols];
+  }
+
+  private query(offset: number): string {
+    const params = new URLSearchParams({ sort: view.sort, order: view.order, offset: String(offset), limit: String(PAGE) });
+    for (const key of ["project", "q", "group", "tag", "state", "job_type"] as const) if (view[key]) params.set(key, view[key]);
+    view.cols.forEach((col) => params.append("col", col));
+    return "/api/ui/runs?" + params.toString();
+  }
+
+  reload(): void {
+    this.generation++;
+    this.pages.clear();
+    this.loading.clear();
+    writeUrl();
+    this.fetchPage(0);
+  }
+
+  poll(): void {
+    const first = Math.floor(this.scroller.scrollTop / ROW / PAGE);
+    const last = Math.floor((this.scroller.scrollTop + this.scroller.clientHeight) / ROW / PAGE);
+    for (let page = first; page <= last; page++) this.fetchPage(page * PAGE, true);
+  }
+
+  private async fetchPage(offset: number, refresh = false): Promise<void> {
+    const index = offset / PAGE;
+    if (this.loading.has(index) || (!refresh && this.pages.has(index))) return;
+    this.loading.add(index);
+    const generation = this.generation;
+    try {
+      const page = await api<Page>("GET", this.query(offset));
+      if (generation !== this.generation) return;
+      this.pages.set(index, page.runs);
+      this.total = page.total;
+      if (!this.facets || JSON.stringify(this.facets) !== JSON.stringify(page.facets)) {
+        this.facets = page.facets;
+        this.drawFilters();
+        this.onFacets(page.facets);
+      }
+      this.render();
+      if (hook.table.firstPaint < 0) hook.table.firstPaint = performance.now();
+      hook.table.total = this.total;
+    } finally {
+      this.loading.delete(index);
+    }
+  }
+
+  private drawFilters(): void {
+    const facets = this.facets as Facets;
+    clear(this.filters);
+    const search = el("input", { type: "search", id: "f-q", placeholder: "name, id, group, tag", value: view.q }) as HTMLInputElement;
+    let timer = 0;
+    search.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = window.setTimeout(() => { view.q = search.value; this.reload(); }, 200);
+    });
+    const refilter = (key: "project" | "group" | "tag" | "state" | "job_type") => (value: string) => { view[key] = value; this.reload(); };
+    this.filters.append(
+      el("label", { class: "field" }, "search", search),
+      select("project", "project", facets.projects, view.project, refilter("project")),
+      select("group", "group", facets.groups, view.group, refilter("group")),
+      select("tag", "tag", facets.tags, view.tag, refilter("tag")),
+      select("state", "state", STATES, view.state, refilter("state")),
+      select("job type", "job_type", facets.job_types, view.job_type, refilter("job_type")),
+    );
+    const picker = el("details", { class: "columns" }, el("summary", {}, "columns"));
+    for (const key of [...facets.config.map((k) => "config." + k), ...facets.summary.map((k) => "summary." + k)]) {
+      const box = el("input", { type: "checkbox", value: key }) as HTMLInputElement;
+      box.checked = view.cols.includes(key);
+      box.addEventListener("change", () => {
+        view.cols = box.checked ? [...view.cols, key] : view.cols.filter((c) => c !== key);
+        this.reload();
+      });
+      picker.append(el("label", { class: "column-choice" }, box, key));
+    }
+    this.filters.append(picker);
+  }
+
+  private drawHead(): void {
+    clear(this.head);
+    const columns = this.columns();
+    this.head.style.gridTemplateColumns = this.grid(columns);
+    for (const column of columns) {
+      if (!column) { this.head.append(el("span", {})); continue; }
+      const arrow = view.sort === column ? (view.order === "asc" ? " ▲" : " ▼") : "";
+      const button = el("button", { type: "button", class: "sort", "data-column": column }, column.replace(/^(config|summary)\./, "") + arrow);
+      button.title = column;
+      button.addEventListener("click", () => {
+        view.order = view.sort === column && view.order === "desc" ? "asc" : "desc";
+        view.sort = column;
+        this.reload();
+      });
+      this.head.append(el("span", { role: "columnheader" }, button));
+    }
+  }
+
+  private grid(columns: string[]): string {
+    return columns.map((c) => (c === "" ? "2em" : c === "name" ? "minmax(12em, 2fr)" : "minmax(6em, 1fr)")).join(" ");
+  }
+
+  render(): void {
+    this.drawHead();
+    this.count.textContent = `${this.total} run${this.total === 1 ? "" : "s"}`;
+    this.spacer.style.height = `${this.total * ROW}px`;
+    clear(this.spacer);
+    const first = Math.max(0, Math.floor(this.scroller.scrollTop / ROW) - 10);
+    const last = Math.min(this.total, Math.ceil((this.scroller.scrollTop + this.scroller.clientHeight) / ROW) + 10);
+    const columns = this.columns();
+    const template = this.grid(columns);
+    for (let index = first; index < last; index++) {
+      const page = this.pages.get(Math.floor(index / PAGE));
+      if (!page) { this.fetchPage(Math.floor(index / PAGE) * PAGE); continue; }
+      const run = page[index % PAGE];
+      if (!run) continue;
+      const ref = `${run.entity}/${run.project}/${run.id}`;
+      const row = el("div", { class: "row", role: "row", "data-run": ref });
+      row.style.top = `${index * ROW}px`;
+      row.style.gridTemplateColumns = template;
+      const box = el("input", { type: "checkbox", "aria-label": `select ${run.name}` }) as HTMLInputElement;
+      box.checked = view.sel.includes(ref);
+      box.addEventListener("change", () => {
+        view.sel = box.checked ? [...view.sel, ref] : view.sel.filter((s) => s !== ref);
+        writeUrl();
+        this.onSelect();
+      });
+      row.append(
+        el("span", {}, box),
+        el("span", { class: `state state-${run.state}` }, run.state),
+        el("span", { class: "name", title: run.id }, run.name),
+        el("span", {}, run.group ?? ""),
+        el("span", { class: "tags" }, ...run.tags.map((tag) => el("span", { class: "tag" }, tag))),
+        el("span", {}, run.created_at.replace("T", " ").replace(/\.\d+/, "").replace("Z", "")),
+        el("span", {}, duration(run.runtime)),
+        el("span", {}, cellText(run.last_step)),
+        ...view.cols.map((col) => el("span", {}, cellText(run.columns[col]))),
+      );
+      this.spacer.append(row);
+    }
+  }
+}
+
+type Panel = {
+  key: string; element: HTMLElement; plot: uPlot | null; zoom: [number, number] | null; names: string[]; series: Series[];
+};
+
+class Charts {
+  element = el("section", { class: "charts", "aria-label": "charts" });
+  private controls = el("div", { class: "filters" });
+  private grid = el("div", { class: "panels" });
+  private panels = new Map<string, Panel>();
+  private live = false;
+  private groupKeys: HTMLElement;
+
+  setGroupKeys(config: string[]): void {
+    clear(this.groupKeys);
+    for (const key of ["group", ...config.map((k) => "config." + k)]) this.groupKeys.append(el("option", { value: key }));
+  }
+
+  constructor() {
+    const metrics = el("input", { type: "search", id: "f-metrics", placeholder: "regex", value: view.metrics }) as HTMLInputElement;
+    metrics.addEventListener("change", () => { view.metrics = metrics.value; writeUrl(); this.refresh(true); });
+    const smoothing = el("input", { type: "range", id: "f-smoothing", min: "0", max: "0.99", step: "0.01", value: String(view.smoothing) }) as HTMLInputElement;
+    smoothing.addEventListener("change", () => { view.smoothing = Number(smoothing.value); writeUrl(); this.refresh(false); });
+    const xAxis = el("select", { id: "f-x" }, ...["step", "timestamp", "relative"].map((x) => el("option", { value: x }, x === "timestamp" ? "wall time" : x === "relative" ? "relative time" : x))) as HTMLSelectElement;
+    xAxis.value = view.x;
+    xAxis.addEventListener("change", () => { view.x = xAxis.value; writeUrl(); this.rebuild(); });
+    const log = el("input", { type: "checkbox", id: "f-log" }) as HTMLInputElement;
+    log.checked = view.log;
+    log.addEventListener("change", () => { view.log = log.checked; writeUrl(); this.rebuild(); });
+    const groupBy = el("input", { type: "text", id: "f-group-by", list: "group-by-keys", placeholder: "group or config.KEY", value: view.groupBy }) as HTMLInputElement;
+    groupBy.addEventListener("change", () => { view.groupBy = groupBy.value.trim(); writeUrl(); this.rebuild(); });
+    this.groupKeys = el("datalist", { id: "group-by-keys" });
+    this.controls.append(
+      el("label", { class: "field" }, "metrics", metrics),
+      el("label", { class: "field" }, "group by", groupBy, this.groupKeys),
+      el("label", { class: "field" }, "smoothing", smoothing),
+      el("label", { class: "field" }, "x axis", xAxis),
+      el("label", { class: "field" }, log, "log scale"),
+    );
+    this.element.append(this.controls, this.grid);
+  }
+
+  private rebuild(): void {
+    for (const panel of this.panels.values()) { panel.plot?.destroy(); panel.plot = null; panel.zoom = null; }
+    this.refresh(false);
+  }
+
+  async refresh(keysChanged: boolean): Promise<void> {
+    if (keysChanged) {
+      const params = new URLSearchParams();
+      view.sel.forEach((ref) => params.append("run", ref));
+      const { keys } = view.sel.length ? await api<{ keys: string[] }>("GET", "/api/ui/keys?" + params) : { keys: [] };
+      let pattern: RegExp;
+      try { pattern = new RegExp(view.metrics || ""); } catch { pattern = /(?:)/; }
+      const wanted = keys.filter((key) => pattern.test(key));
+      for (const [key, panel] of this.panels) {
+        if (!wanted.includes(key)) { panel.plot?.destroy(); panel.element.remove(); this.panels.delete(key); delete hook.panels[key]; }
+      }
+      for (const key of wanted) {
+        if (!this.panels.has(key)) {
+          const element = el("figure", { class: "panel", "data-metric": key }, el("figcaption", {}, key));
+          this.grid.append(element);
+          this.panels.set(key, { key, element, plot: null, zoom: null, names: [], series: [] });
+        }
+      }
+    }
+    await Promise.all([...this.panels.values()].map((panel) => this.draw(panel)));
+  }
+
+  poll(): void {
+    if (this.live) this.refresh(true);
+  }
+
+  private async draw(panel: Panel): Promise<void> {
+    const params = new URLSearchParams({ key: panel.key, x: view.x, buckets: String(BUCKETS) });
+    view.sel.forEach((ref) => params.append("run", ref));
+    if (panel.zoom) { params.set("start", String(panel.zoom[0])); params.set("stop", String(panel.zoom[1])); }
+    if (/^(group|config\..+)$/.test(view.groupBy)) params.set("group_by", view.groupBy);
+    const fetched = (await api<{ series: Series[] }>("GET", "/api/ui/series?" + params)).series;
+    this.live = this.live || fetched.some((s) => s.state === "running");
+    const series = params.has("group_by") ? groups(fetched, view.groupBy) : fetched;
+    const tables = series.map((s) => [Float64Array.from(s.x), smooth(s.last.map(toNumber), view.smoothing, view.log)]);
+    const data = (tables.length ? uPlot.join(tables as uPlot.AlignedData[]) : [[]]) as uPlot.AlignedData;
+    const names = series.map((s) => s.name);
+    panel.series = series;
+    hook.panels[panel.key] = { series: names, points: series.map((s) => s.x.length) };
+    panel.element.dataset.series = String(names.length);
+    if (panel.plot && names.join("\0") === panel.names.join("\0")) {
+      panel.plot.setData(data, panel.zoom === null);
+      return;
+    }
+    panel.plot?.destroy();
+    panel.names = names;
+    panel.plot = this.plot(panel, names, data);
+    if (hook.firstChart < 0 && names.length) hook.firstChart = performance.now();
+  }
+
+  private plot(panel: Panel, names: string[], data: uPlot.AlignedData): uPlot {
+    const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+    const width = Math.max(300, Math.floor((this.grid.clientWidth || 900) / 2) - 24);
+    const options: uPlot.Options = {
+      width,
+      height: 240,
+      scales: {
+        x: { time: view.x === "timestamp" },
+        // linear y covers the bands too, so a spike that only a bucket's max holds is on screen
+        y: view.log ? { distr: 3 } : { range: (_u: uPlot, low: number, high: number) => bandRange(panel.series, low, high) },
+      },
+      series: [{ label: view.x }, ...names.map((name, i) => ({ label: name, stroke: palette[i % palette.length], width: 1.5, spanGaps: true }))],
+      axes: [{ stroke: "currentColor", grid: { stroke: "rgba(128,128,128,0.2)" } }, { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,0.2)" } }],
+      legend: { live: true },
+      hooks: {
+        draw: [(u: uPlot) => drawBands(u, panel.series, palette)],
+        setSelect: [(u: uPlot) => {
+          if (u.select.width > 2) {
+            panel.zoom = [u.posToVal(u.select.left, "x"), u.posToVal(u.select.left + u.select.width, "x")];
+            this.draw(panel);
+          }
+        }],
+      },
+    };
+    const plot = new uPlot(options, data, panel.element);
+    plot.over.addEventListener("dblclick", () => { panel.zoom = null; this.draw(panel); });
+    return plot;
+  }
+}
+
+// each bucket's min-max range as a faint band behind its line, so a spike inside a bucket stays visible
+function drawBands(u: uPlot, series: Series[], palette: string[]): void {
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+  ctx.clip();
+  series.forEach((s, index) => {
+    ctx.fillStyle = palette[index % palette.length] + "33";
+    ctx.strokeStyle = palette[index % palette.length] + "88";
+    ctx.lineWidth = 1;
+    let segment: [number, number, number][] = [];
+    const flush = (): void => {
+      if (segment.length > 1) {
+        ctx.beginPath();
+        segment.forEach(([x, top], i) => (i ? ctx.lineTo(x, top) : ctx.moveTo(x, top)));
+        for (let i = segment.length - 1; i >= 0; i--) ctx.lineTo(segment[i][0], segment[i][2]);
+        ctx.closePath();
+        ctx.fill();
+        ctx.stroke();
+      }
+      segment = [];
+    };
+    s.x.forEach((x, i) => {
+      const low = toNumber(s.min[i]);
+      const high = toNumber(s.max[i]);
+      if (low === null || high === null || (view.log && low <= 0)) { flush(); return; }
+      segment.push([u.valToPos(x, "x", true), u.valToPos(high, "y", true), u.valToPos(low, "y", true)]);
+    });
+    flush();
+  });
+  ctx.restore();
+}
+
+// runs of one group as one line, their mean, with the members' min-max as its band; each member is carried
+// forward onto the union of the members' x (within its own range) so that means compare like with like
+function groups(series: Series[], groupBy: string): Series[] {
+  const members = new Map<string, Series[]>();
+  for (const s of series) {
+    const value = s.group_value ?? "none";
+    members.set(value, [...(members.get(value) ?? []), s]);
+  }
+  return [...members].map(([value, group]) => {
+    const xs = [...new Set(group.flatMap((s) => s.x))].sort((a, b) => a - b);
+    const mean: Value[] = [], low: Value[] = [], high: Value[] = [];
+    const cursors = group.map(() => -1);
+    for (const x of xs) {
+      const values: number[] = [];
+      group.forEach((s, index) => {
+        while (cursors[index] + 1 < s.x.length && s.x[cursors[index] + 1] <= x) cursors[index]++;
+        const at = cursors[index];
+        const v = at >= 0 && x <= s.x[s.x.length - 1] ? toNumber(s.last[at]) : null;
+        if (v !== null) values.push(v);
+      });
+      mean.push(values.length ? values.reduce((a, b) => a + b, 0) / values.length : null);
+      low.push(values.length ? Math.min(...values) : null);
+      high.push(values.length ? Math.max(...values) : null);
+    }
+    return {
+      run: `${groupBy}=${value}`, name: `${groupBy}=${value} (${group.length})`, state: group[0].state,
+      count: xs.length, x: xs, min: low, max: high, last: mean,
+    };
+  });
+}
+
+function bandRange(series: Series[], low: number | null, high: number | null): uPlot.Range.MinMax {
+  let lowest = low ?? Infinity;
+  let highest = high ?? -Infinity;
+  for (const s of series) {
+    for (const value of s.min) { const v = toNumber(value); if (v !== null && v < lowest) lowest = v; }
+    for (const value of s.max) { const v = toNumber(value); if (v !== null && v > highest) highest = v; }
+  }
+  if (!Number.isFinite(lowest) || !Number.isFinite(highest)) return [0, 1];
+  return uPlot.rangeNum(lowest, highest, 0.1, true);
+}
+
+function toNumber(value: number | string | null): number | null {
+  if (typeof value === "number") return value;
+  return null; // NaN and infinities (sent as strings) are gaps in the line
+}
+
+start();
