@@ -36,7 +36,7 @@ GLOBAL_HELP = {
 ROOT_HELP = {
     **GLOBAL_HELP,
     "server": "Read runs from this tracking server instead of a local store (runs, show, history, compare, artifact).",
-    "json": "Print JSON instead of tables (runs, show, history, compare, sweep).",
+    "json": "Print JSON instead of tables (runs, show, history, compare, logs, sweep).",
 }
 
 

@@ -9,10 +9,9 @@ from typing import Any
 import click
 import orjson
 
-import tracker
 from tracker import _layout, _lock, _logread, console
 from tracker._logs import LEVELS
-from tracker.cli._common import CommandError, api, resolve_run
+from tracker.cli._common import CommandError, api, global_options, resolve_run, wants_json
 
 
 @click.command("logs")
@@ -25,7 +24,7 @@ from tracker.cli._common import CommandError, api, resolve_run
 )
 @click.option("--event", "names", multiple=True, metavar="NAME", help="Only these events (a name or a glob: 'lock.*').")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new events until the run ends.")
-@click.option("--json", "as_json", is_flag=True, help="The events as JSON lines, as stored.")
+@global_options("dir", "json")
 @click.pass_context
 def logs(
     ctx: click.Context,
@@ -34,14 +33,12 @@ def logs(
     level: str | None,
     names: tuple[str, ...],
     follow: bool,
-    as_json: bool,
 ) -> None:
     """Print the debug events of RUN (id, prefix or project/id) in order, or with --host the global log."""
     if host_log == (reference is not None):
         raise CommandError("give either RUN or --host")
-    store = api(ctx)
-    if not isinstance(store, tracker.Api):
-        raise CommandError("tracker logs reads a local store: debug logs are not uploaded (drop --server)")
+    store = api(ctx, local=True)  # debug logs are not uploaded
+    as_json = wants_json(ctx)
     keep = _logread.event_filter(level.lower() if level else None, names)
     if host_log:
         if follow:

@@ -17,7 +17,7 @@ import webbrowser
 import click
 
 from tracker import console
-from tracker.cli._common import CommandError
+from tracker.cli._common import CommandError, global_options
 
 SCAN_INTERVAL_S = 1.0
 
@@ -26,6 +26,7 @@ SCAN_INTERVAL_S = 1.0
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--open", "open_browser", is_flag=True, help="Open the dashboard in the default browser.")
+@global_options("dir")
 @click.pass_context
 def ui(ctx: click.Context, host: str, port: int, open_browser: bool) -> None:
     """Show the runs of the local store (--dir) in the browser: runs table and live charts."""
@@ -37,7 +38,7 @@ def ui(ctx: click.Context, host: str, port: int, open_browser: bool) -> None:
         from server.local import LOCAL_ENTITY, LocalMirror
     except ImportError as error:
         raise CommandError(f"tracker ui needs the server extra (pip install 'tracker[server]'): {error}") from None
-    store_dir = ctx.find_root().obj.get("store_dir")
+    store_dir = ctx.find_root().ensure_object(dict).get("dir")
     private = tempfile.mkdtemp(prefix="tracker-ui-")
     store = Store(f"sqlite:///{os.path.join(private, 'ui.db')}")
     try:
