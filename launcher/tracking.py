@@ -111,12 +111,13 @@ def start_run(config: DictConfig, *, task: TrackedTask | None = None) -> tracker
         kwargs["name"] = name
     metadata = _hydra_metadata()
     if task is not None:
-        num = HydraConfig.get().job.get("num")
+        hydra = HydraConfig.get()
+        num = hydra.job.get("num")
         kwargs["group"] = task.group  # the launcher's group, fixed once for the whole sweep
         kwargs["id"] = task.run_id(overrides, num)
         metadata["sweep"] = {"group": task.group, "search": task.search}
         if task.search:
-            metadata["sweep"].update(trial=num, params=task.params(overrides), sweeper=config.hydra.sweeper._target_)
+            metadata["sweep"].update(trial=num, params=task.params(overrides), sweeper=hydra.sweeper._target_)
     if (task is not None and task.requeues > 0) or int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:
         kwargs["resume"] = "allow"  # a requeued job continues its own run, whatever resume says
     job_config = OmegaConf.to_container(
