@@ -111,3 +111,11 @@ def test_an_online_sweep_on_slurm_lands_every_job_in_one_group_on_the_server(app
             assert run.metadata["slurm_job"]["array_job_id"]
     finally:
         server.stop()
+
+
+def test_the_optuna_sweeper_runs_its_trials_as_slurm_jobs(app):
+    from tests.test_sweepers import OPTUNA, check_trials
+
+    app("-m", *OPTUNA, "hydra.sweeper.n_trials=3", *SLURM)
+    runs = check_trials(app, 3)
+    assert all(run.metadata["slurm_job"]["job_id"] for run in runs)  # each trial ran as a Slurm job
