@@ -111,3 +111,47 @@ def test_the_two_commands_and_the_cli_block(tmp_path: Path):
     assert (tmp_path / "h.csv").read_text().count("\n") == 3  # header and two epochs
     assert len(tracker.Api(tmp_path).runs(PROJECT)) == 5
     assert not list((tmp_path / "tracker-runs" / "trash").rglob("run.json"))
+
+
+def test_the_server_block(tmp_path: Path):
+    """The team server as README starts it (on a free port instead of 8080), a login, an online sweep, sync."""
+    from tests.conftest import LiveServer, free_port  # LiveServer only to wait for health and stop
+
+    commands = block(".venv/bin/tracker server")
+    port = free_port()
+    env = {**environment(tmp_path / "store"), "HOME": str(tmp_path / "home")}
+
+    def local(command: str) -> str:
+        return command.replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+
+    server = LiveServer(tmp_path / "tracker-server", None)
+    server.port, server.url = port, f"http://127.0.0.1:{port}"
+    first, postgres_line, add_user, login, train, sync, remote_runs = commands
+    assert first == ".venv/bin/tracker server" and postgres_line.startswith(".venv/bin/tracker server --db postgresql")
+    server.process = subprocess.Popen(
+        ["bash", "-c", f"exec {BIN}/tracker server --port {port}"], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        from tests.conftest import wait_for
+
+        wait_for(lambda: _healthy(server.url), "the README's server")
+        shell(".venv/bin/tracker server team add vision", tmp_path, env)  # README's `--team vision` assumes the team
+        key = shell(add_user, tmp_path, env).stdout.strip().splitlines()[-1]
+        shell(local(login), tmp_path, env, stdin=f"{key}\n")
+        shell(f"{train} {hydra_dirs(tmp_path)}", tmp_path, env)
+        shell(sync, tmp_path, env)
+        listed = shell(local(remote_runs), tmp_path, env).stdout
+        assert "epochs=2,lr=0.1" in listed and "epochs=2,lr=0.01" in listed
+    finally:
+        server.stop()
+
+
+def _healthy(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/api/health", timeout=5) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
