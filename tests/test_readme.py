@@ -107,7 +107,7 @@ def test_the_two_commands_and_the_cli_block(tmp_path: Path):
     victim = runs[0].id
     for command in block(".venv/bin/tracker runs"):
         command = command.replace("<id-prefix>", victim[:6]).replace("<id>", victim)
-        shell(command, tmp_path, env, stdin="y\ny\n")
+        shell(f"yes | {{ {command}; }}", tmp_path, env)  # rm and gc ask for confirmation: answer yes
     assert (tmp_path / "h.csv").read_text().count("\n") == 3  # header and two epochs
     assert len(tracker.Api(tmp_path).runs(PROJECT)) == 5
     assert not list((tmp_path / "tracker-runs" / "trash").rglob("run.json"))
@@ -155,3 +155,24 @@ def _healthy(url: str) -> bool:
             return answer.status == 200
     except OSError:
         return False
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_the_server_blocks_postgresql_line(tmp_path: Path, database: str):
+    """`tracker server --db postgresql://... --workers 4 --host 0.0.0.0` on a throwaway database and a free port."""
+    from tests.conftest import free_port, wait_for
+
+    line = block(".venv/bin/tracker server")[1]
+    assert line.startswith(".venv/bin/tracker server --db postgresql://tracker@127.0.0.1:5432/tracker ")
+    port = free_port()
+    command = line.replace("postgresql://tracker@127.0.0.1:5432/tracker", database).replace(".venv/bin/", f"{BIN}/")
+    process = subprocess.Popen(
+        ["bash", "-c", f"exec {command} --port {port}"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: process.poll() is None and _healthy(f"http://127.0.0.1:{port}"), "the PostgreSQL server")
+    finally:
+        process.terminate()
+        process.wait(timeout=120)
