@@ -63,3 +63,17 @@ def test_a_failed_trial_reads_failed_and_the_sweeper_is_told(app):
     assert len(runs) == 2 and {run.state for run in runs} == {"failed"}
     manifest = SweepManifest.load(app.api, PROJECT, runs[0].group)
     assert [job["state"] for job in manifest.jobs] == ["failed", "failed"]
+
+
+def test_identity_rules_for_attempts_trials_and_params():
+    from sweeps import attempt_group, run_id, sweep_params
+
+    long = "x" * 128
+    assert attempt_group("g", 1) == "g" and attempt_group("g", 12) == "g #12"
+    assert len(attempt_group(long, 3)) == 128 and attempt_group(long, 3).endswith(" #3")
+    with pytest.raises(ValueError, match="attempt=0"):
+        attempt_group("g", 0)
+    assert run_id("g", ["lr=0.1"], trial=0) != run_id("g", ["lr=0.1"], trial=1) != run_id("g", ["lr=0.1"])
+    assert sweep_params(["epochs=2", "lr=tag(log, interval(1e-4, 1e-1))"], ["epochs=2", "lr=0.01", "tracker.x=1"]) == {
+        "lr": "0.01"
+    }
