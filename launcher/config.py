@@ -33,6 +33,8 @@ class TrackerConf:
     config_exclude_keys: list[str] | None = None
     allow_val_change: bool | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    # read by the tracked launchers only (kept here, not under hydra.launcher, so Hydra's own launchers work)
+    summary_metric: str | None = None  # the metric shown in the end-of-sweep table
 
 
 @dataclass
@@ -40,21 +42,16 @@ class TrackedBasicConf:
     """Jobs run one after another in the launching process."""
 
     _target_: str = ""
-    summary_metric: str | None = None
 
 
 @dataclass
 class TrackedSubmititLocalConf(LocalQueueConf):
     """Jobs run in local subprocesses through submitit (preemption is simulated with USR2)."""
 
-    summary_metric: str | None = None
-
 
 @dataclass
 class TrackedSlurmConf(SlurmQueueConf):
     """Jobs run as one Slurm job array through submitit."""
-
-    summary_metric: str | None = None
 
 
 def register_configs(*, basic_target: str, submitit_local_target: str, slurm_target: str) -> None:

@@ -1,7 +1,9 @@
 """The tracked launchers: Hydra's basic launcher and submitit's local/Slurm launchers, with tracking.
 
-Each wraps the task in a TrackedTask carrying the sweep's group, records the sweep manifest before the
-jobs start and as they end, and prints the jobs' table at the end. The running of jobs is left to
+Each decides the sweep's group once (a new attempt per launch unless resuming), wraps the task in a
+TrackedTask carrying it, records the sweep manifest before the jobs start and as they end, and prints
+the jobs' table at the end. Any Hydra sweeper drives them: a search sweeper (Optuna) calls launch()
+once per batch of trials, and each job's return value goes back to it unchanged. The running of jobs is left to
 the inner launcher it extends. Hydra only instantiates plugin classes defined under hydra_plugins,
 so hydra_plugins/tracker_launcher subclasses these with no further logic.
 """
@@ -20,8 +22,12 @@ from omegaconf import DictConfig
 import tracker
 from launcher import events
 from launcher.tracking import TrackedTask, store_dir, tracker_yaml, validate
-from sweeps import SweepManifest, experiment_overrides, job_name, run_id, sweep_group
+from sweeps import SweepManifest, experiment_overrides, job_name, sweep_group
+from sweeps.manifest import launch_group
 from sweeps.report import print_jobs
+
+# Hydra's default sweeper expands a grid; any other sweeper (Optuna, ...) searches, one trial per job.
+_GRID_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
 class TrackingLauncherMixin:
@@ -30,55 +36,55 @@ class TrackingLauncherMixin:
     config: DictConfig | None
     task_function: TaskFunction | None
 
-    def __init__(self, summary_metric: str | None = None, **params: Any) -> None:
-        self.summary_metric = summary_metric
-        super().__init__(**params)
-
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         yaml = tracker_yaml(config)
         try:
             validate(yaml)  # a bad tracker key or value fails here, before any job starts
         except tracker.UsageError as error:
             raise SystemExit(f"tracker: {error}") from None  # one line, as for a single run, not Hydra's traceback
-        self.group = yaml.get("group") or sweep_group(
+        self.summary_metric = yaml.get("summary_metric")
+        resolved = tracker.Settings.resolve(
+            yaml.get("settings"), project=yaml.get("project"), resume=yaml.get("resume")
+        )
+        self.project = resolved.project
+        self.api = tracker.Api(store_dir(yaml, config.hydra.runtime.cwd))
+        base = yaml.get("group") or sweep_group(
             config.hydra.job.name, config.hydra.job.get("config_name"), config.hydra.overrides.task
         )
-        wrapped = TrackedTask(task_function, self.group)
+        self.group, self.attempt = launch_group(self.api, self.project, base, resume=resolved.resume)
+        search = config.hydra.sweeper.get("_target_") != _GRID_SWEEPER
+        wrapped = TrackedTask(task_function, self.group, list(config.hydra.overrides.task), search=search)
         super().setup(hydra_context=hydra_context, task_function=wrapped, config=config)  # type: ignore[misc]
 
-    def _manifest(self) -> tuple[SweepManifest, tracker.Api]:
-        yaml = tracker_yaml(self.config)
-        project = tracker.Settings.resolve(yaml.get("settings"), project=yaml.get("project")).project
-        api = tracker.Api(store_dir(yaml, self.config.hydra.runtime.cwd))
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         manifest = SweepManifest.open(
-            api,
-            project,
+            self.api,
+            self.project,
             self.group,
             sweep_dir=str(self.config.hydra.sweep.dir),
             task_name=self.config.hydra.job.name,
             overrides=experiment_overrides(self.config.hydra.overrides.task),
             launcher=type(self).__name__,
+            attempt=self.attempt,
+            sweeper=self.config.hydra.sweeper.get("_target_"),
+            summary_metric=self.summary_metric,
         )
-        return manifest, api
-
-    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        manifest, api = self._manifest()
-        jobs = [
-            {
-                "num": initial_job_idx + index,
-                "overrides": list(overrides),
-                "name": job_name(overrides),
-                "run_id": run_id(self.group, overrides),
-            }
-            for index, overrides in enumerate(job_overrides)
-        ]
+        task: TrackedTask = self.task_function  # type: ignore[assignment]  # wrapped in setup()
+        jobs = []
+        for index, overrides in enumerate(job_overrides):
+            num = initial_job_idx + index
+            job = {"num": num, "overrides": list(overrides), "name": job_name(overrides)}
+            job["run_id"] = task.run_id(overrides, num)
+            if task.search:
+                job["params"] = task.params(overrides)
+            jobs.append(job)
         manifest.add_jobs(jobs)
         events.sweep_launched(api.root, self.group, type(self).__name__, str(self.config.hydra.sweep.dir), jobs)
         try:
             return super().launch(job_overrides, initial_job_idx)  # type: ignore[misc]
         finally:
-            manifest.refresh_states(api, [job["run_id"] for job in jobs])
-            print_jobs(manifest, api, self.summary_metric)
+            manifest.refresh_states(self.api, [job["run_id"] for job in jobs])
+            print_jobs(manifest, self.api, self.summary_metric)
 
 
 class TrackedBasicLauncherBase(TrackingLauncherMixin, BasicLauncher):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
@@ -17,7 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 import tracker
 from launcher import events
 from launcher.config import TrackerConf
-from sweeps import job_name, run_id
+from launcher.nested import host_script_init
+from sweeps import job_name, run_id, sweep_params
 
 # tracker YAML keys that are init() keywords; the rest of TrackerConf is handled here.
 _INIT_KEYS = (
@@ -97,52 +98,86 @@ def _hydra_metadata() -> dict[str, Any]:
     }
 
 
-def start_run(
-    config: DictConfig, *, group: str | None = None, deterministic_id: bool = False, requeued: bool = False
-) -> tracker.Run:
-    """tracker.init() for the running Hydra job, from its ``tracker`` YAML and its resolved config."""
+def start_run(config: DictConfig, *, task: TrackedTask | None = None) -> tracker.Run:
+    """tracker.init() for the running Hydra job, from its ``tracker`` YAML and its resolved config.
+
+    ``task`` is the tracked launcher's wrapper (None for a single run): it fixes the group and the id.
+    """
     yaml = tracker_yaml(config)
     validate(yaml)
     kwargs = {key: yaml[key] for key in _INIT_KEYS if yaml.get(key) is not None}
     kwargs["dir"] = store_dir(yaml, HydraConfig.get().runtime.cwd)
     overrides = list(HydraConfig.get().overrides.task)
-    kwargs["group"] = group or kwargs.get("group")  # the launcher's group, fixed once for the whole sweep
     if "name" not in kwargs and (name := job_name(overrides)) is not None:
         kwargs["name"] = name
-    if deterministic_id and kwargs["group"]:
-        kwargs["id"] = run_id(kwargs["group"], overrides)
-    if requeued or int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:
+    metadata = _hydra_metadata()
+    if task is not None:
+        hydra = HydraConfig.get()
+        num = hydra.job.get("num")
+        kwargs["group"] = task.group  # the launcher's group, fixed once for the whole sweep
+        kwargs["id"] = task.run_id(overrides, num)
+        metadata["sweep"] = {"group": task.group, "search": task.search}
+        if task.search:
+            metadata["sweep"].update(trial=num, params=task.params(overrides), sweeper=hydra.sweeper._target_)
+    if (task is not None and task.requeues > 0) or int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:
         kwargs["resume"] = "allow"  # a requeued job continues its own run, whatever resume says
     job_config = OmegaConf.to_container(
         OmegaConf.masked_copy(config, [key for key in config if key not in ("hydra", "tracker")]), resolve=True
     )
-    settings = {**(yaml.get("settings") or {}), "run_metadata": _hydra_metadata()}
-    return tracker.init(
+    settings = {**(yaml.get("settings") or {}), "run_metadata": metadata}
+    run = tracker.init(
         config=job_config,
         config_include_keys=yaml.get("config_include_keys"),
         config_exclude_keys=yaml.get("config_exclude_keys"),
         settings=settings,
         **kwargs,
     )
+    host_script_init(run)
+    return run
 
 
 class TrackedTask:
     """The task function of every tracked job: a picklable wrapper around the user's task.
 
     It holds only the user's task function (pickled by reference or by cloudpickle), the sweep's
-    group, and how often submitit requeued it, so it crosses into submitit and Slurm workers intact.
+    group and command-line overrides, whether a search sweeper drives it, and how often submitit
+    requeued it, so it crosses into submitit and Slurm workers intact.
     """
 
-    def __init__(self, task_function: Callable[[DictConfig], Any], group: str | None) -> None:
+    def __init__(
+        self,
+        task_function: Callable[[DictConfig], Any],
+        group: str,
+        command_overrides: list[str],
+        *,
+        search: bool = False,
+    ) -> None:
         self.task_function = task_function
         self.group = group
+        self.command_overrides = command_overrides
+        self.search = search
         self.requeues = 0
+
+    def run_id(self, overrides: Sequence[str], num: int | None) -> str:
+        """The job's deterministic run id; a search's trials also differ by number (values may repeat)."""
+        return run_id(self.group, overrides, num if self.search else None)
+
+    def params(self, overrides: Sequence[str]) -> dict[str, str]:
+        """The values the sweeper chose for this job."""
+        return sweep_params(self.command_overrides, overrides)
 
     def __call__(self, config: DictConfig) -> Any:
         # the run's context ends it finished, failed or preempted with the task's real exit code,
-        # although Hydra swallows task exceptions in sweeps
-        with (
-            start_run(config, group=self.group, deterministic_id=True, requeued=self.requeues > 0),
-            events.job(self.requeues),
-        ):
-            return self.task_function(config)
+        # although Hydra swallows task exceptions in sweeps; the exception still reaches Hydra, which
+        # marks the job failed for the sweeper
+        with start_run(config, task=self) as run, events.job(self.requeues):
+            result = self.task_function(config)
+            if self.search and _is_objective(result) and "objective" not in run.summary:
+                run.summary["objective"] = result  # what the sweeper optimizes, so `tracker sweep` can rank by it
+            return result
+
+
+def _is_objective(value: Any) -> bool:
+    """A number, or a sequence of numbers (a multi-objective search)."""
+    values = value if isinstance(value, list | tuple) else [value]
+    return bool(values) and all(isinstance(item, int | float) and not isinstance(item, bool) for item in values)

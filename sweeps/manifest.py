@@ -1,8 +1,9 @@
 """The sweep manifest: which jobs a sweep launched, with their overrides, run ids and last known states.
 
 It is written by the launching process only (one writer), at sweep start and as jobs end, into
-``<tracker root>/sweeps/<project>/<key>.json``; the same sweep launched again updates the same file,
-so a sweep never gets a second group. Run states are re-read from the runs themselves on demand.
+``<tracker root>/sweeps/<project>/<key>.json`` (one file per group). A sweep launched again gets the
+next attempt's group and file unless it resumes (``launch_group``), so earlier runs stay untouched.
+Run states are re-read from the runs themselves on demand.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import orjson
 
 import tracker
+from sweeps.identity import attempt_group
 from tracker import _validate as tracker_validate
 from tracker import console
 from tracker.atomic import write_atomic
@@ -50,6 +52,19 @@ def _problem(data: Any) -> str | None:
 
 def manifests_dir(api: tracker.Api, project: str) -> str:
     return os.path.join(api.root, "sweeps", project)
+
+
+def launch_group(api: tracker.Api, project: str, group: str, *, resume: bool | str | None) -> tuple[str, int]:
+    """(group, attempt) of a launch: the latest earlier attempt when resuming, else a new one.
+
+    Resuming means ``resume`` is true, "allow", "must" or "auto"; anything else never touches earlier runs.
+    """
+    latest = 0
+    while os.path.exists(SweepManifest.path_for(api, project, attempt_group(group, latest + 1))):
+        latest += 1
+    resuming = resume is True or resume in ("allow", "must", "auto")
+    attempt = max(latest, 1) if resuming else latest + 1
+    return attempt_group(group, attempt), attempt
 
 
 class SweepManifest:

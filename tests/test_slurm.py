@@ -111,3 +111,27 @@ def test_an_online_sweep_on_slurm_lands_every_job_in_one_group_on_the_server(app
             assert run.metadata["slurm_job"]["array_job_id"]
     finally:
         server.stop()
+
+
+def test_the_optuna_sweeper_runs_its_trials_as_slurm_jobs(app):
+    from tests.test_sweepers import OPTUNA, check_trials
+
+    app("-m", *OPTUNA, "hydra.sweeper.n_trials=3", *SLURM)
+    runs = check_trials(app, 3)
+    assert all(run.metadata["slurm_job"]["job_id"] for run in runs)  # each trial ran as a Slurm job
+
+
+def test_the_readme_slurm_block(tmp_path):
+    """README's Slurm command, on the test cluster's partition and without the GPU it does not have."""
+    import tracker
+    from tests.test_readme import SLURM_BLOCK, block, environment, hydra_dirs, shell
+
+    (command,) = block(SLURM_BLOCK)
+    assert " hydra.launcher.partition=gpu " in command and command.endswith(" hydra.launcher.gpus_per_node=1")
+    sinfo = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True, check=True)
+    partition = sinfo.stdout.split()[0]
+    command = command.replace("partition=gpu", f"partition={partition}").removesuffix(" hydra.launcher.gpus_per_node=1")
+    shell(f"{command} {hydra_dirs(tmp_path)}", tmp_path, environment(tmp_path))
+    runs = tracker.Api(tmp_path).runs(PROJECT)
+    assert len(runs) == 6 and {run.state for run in runs} == {"finished"}
+    assert all(run.metadata["slurm_job"]["job_id"] for run in runs)

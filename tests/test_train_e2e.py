@@ -67,20 +67,38 @@ def test_one_failing_job_does_not_disturb_the_others(app):
             assert len(run.history()) == 8
 
 
-def test_running_the_same_sweep_again_with_resume_adds_no_runs(app):
-    app("-m", "lr=0.1,0.01", "seed=0,1,2", "epochs=4")
-    first = {run.id: len(run.history()) for run in app.runs()}
-    app("-m", "lr=0.1,0.01", "seed=0,1,2", "epochs=4", "tracker.resume=allow")
+def test_a_rerun_keeps_the_first_set_and_resume_continues_the_latest(app):
+    app("-m", "seed=0,1", "epochs=3")
+    first = {run.id: (run.group, len(run.history())) for run in app.runs()}
+    (group,) = {group for group, _ in first.values()}
+    result = app("-m", "seed=0,1", "epochs=3")  # the same command again: a second set beside the first
+    assert "replaced" not in result.stderr
     runs = app.runs()
-    assert {run.id: len(run.history()) for run in runs} == first
-    assert all(run.state == "finished" for run in runs)
-    manifests = SweepManifest.all(app.api, PROJECT)
-    assert len(manifests) == 1 and len(manifests[0].data["launches"]) == 2
-    # without resume the same ids are replaced: still one group, the old data kept aside
-    app("-m", "lr=0.1,0.01", "seed=0,1,2", "epochs=4")
-    assert sorted(run.id for run in app.runs()) == sorted(first)
-    assert len(list((app.store / "tracker-runs" / "trash" / PROJECT).iterdir())) == 6
-    assert len(SweepManifest.all(app.api, PROJECT)) == 1
+    assert len(runs) == 4 and {run.group for run in runs} == {group, f"{group} #2"}
+    assert {run.id: (run.group, len(run.history())) for run in runs if run.id in first} == first
+    assert not (app.store / "tracker-runs" / "trash").exists()
+    app("-m", "seed=0,1", "epochs=3", "tracker.tags=[again]")  # a tracker key only: still a new set
+    assert {run.group for run in app.runs()} == {group, f"{group} #2", f"{group} #3"}
+    before = {run.id: len(run.history()) for run in app.runs()}
+    app("-m", "seed=0,1", "epochs=5", "tracker.resume=allow")  # other experiment: its own first attempt
+    app("-m", "seed=0,1", "epochs=3", "tracker.resume=allow")  # continues the latest set (#3), adds none
+    runs = app.runs()
+    assert len(runs) == 8
+    assert {run.id: len(run.history()) for run in runs if run.id in before} == before
+    manifests = {manifest.group: manifest for manifest in SweepManifest.all(app.api, PROJECT)}
+    assert len(manifests) == 4
+    assert len(manifests[f"{group} #3"].data["launches"]) == 2 and manifests[f"{group} #3"].data["attempt"] == 3
+    assert [len(manifests[name].data["launches"]) for name in (group, f"{group} #2")] == [1, 1]
+
+
+@pytest.mark.parametrize("launcher", ["basic", pytest.param("submitit_local", marks=pytest.mark.slow)])
+def test_hydras_own_launchers_run_the_example_app(app, launcher):
+    """Our keys live in the tracker group, so Hydra's launchers compose; the callback tracks each job."""
+    result = app("-m", "seed=0,1", "epochs=2", f"hydra/launcher={launcher}")
+    assert "not in" not in result.stderr
+    runs = app.runs()
+    assert len(runs) == 2 and all(run.state == "finished" for run in runs)
+    assert sorted(run.name for run in runs) == ["epochs=2,seed=0", "epochs=2,seed=1"]
 
 
 def test_single_run_is_tracked_by_the_callback(app):

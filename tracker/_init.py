@@ -100,6 +100,9 @@ def init(
     active = _process.current() or next(iter(_process.live_runs()), None)
     if active is not None and reinit_mode == "return_previous":
         _process.make_current(active)
+        script_init = getattr(active, "_script_init", None)  # set by a launcher that opened this job's run
+        if script_init is not None:
+            script_init({key: value for key, value in keywords.items() if value is not None}, config_data)
         return active
     run_mode = _effective_mode(resolved)
     if active is not None and reinit_mode == "finish_previous":
