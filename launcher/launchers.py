@@ -79,7 +79,7 @@ class TrackingLauncherMixin:
                 job["params"] = task.params(overrides)
             jobs.append(job)
         manifest.add_jobs(jobs)
-        events.sweep_launched(api.root, self.group, type(self).__name__, str(self.config.hydra.sweep.dir), jobs)
+        events.sweep_launched(self.api.root, self.group, type(self).__name__, str(self.config.hydra.sweep.dir), jobs)
         try:
             return super().launch(job_overrides, initial_job_idx)  # type: ignore[misc]
         finally:
