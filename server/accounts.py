@@ -91,10 +91,18 @@ def add_team(connection: Connection, name: str, members: list[str]) -> None:
         connection.execute(insert(memberships).values(team_id=team, user_id=user_id(connection, member)))
 
 
-def add_member(connection: Connection, team: str, member: str) -> None:
-    team_id = connection.execute(
+def _team_id(connection: Connection, team: str) -> int | None:
+    return connection.execute(
         select(entities.c.id).where(and_(entities.c.name == team, entities.c.kind == "team"))
     ).scalar()
+
+
+def team_exists(connection: Connection, team: str) -> bool:
+    return _team_id(connection, team) is not None
+
+
+def add_member(connection: Connection, team: str, member: str) -> None:
+    team_id = _team_id(connection, team)
     if team_id is None:
         raise tracker.UsageError(f"no team {team!r}")
     connection.execute(insert(memberships).values(team_id=team_id, user_id=user_id(connection, member)))

@@ -154,7 +154,9 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--team", "teams", multiple=True, help="Add the user to this team (repeat for several).")
+@click.option(
+    "--team", "teams", multiple=True, help="Add the user to this team, created if it is new (repeat for several)."
+)
 @click.option("--admin", is_flag=True, help="Make the user an administrator.")
 @_admin
 def user_add(connection: Any, name: str, teams: tuple[str, ...], admin: bool) -> None:
@@ -163,6 +165,9 @@ def user_add(connection: Any, name: str, teams: tuple[str, ...], admin: bool) ->
 
     user_id = accounts.add_user(connection, name, admin=admin)
     for team in teams:
+        if not accounts.team_exists(connection, team):
+            accounts.add_team(connection, team, [])
+            console.note(f"team {team!r} created")
         accounts.add_member(connection, team, name)
     console.note(f"user {name!r} created; its key is printed once and only its hash is kept")
     console.out(accounts.add_key(connection, user_id))

@@ -136,7 +136,6 @@ def test_the_server_block(tmp_path: Path):
         from tests.conftest import wait_for
 
         wait_for(lambda: _healthy(server.url), "the README's server")
-        shell(".venv/bin/tracker server team add vision", tmp_path, env)  # README's `--team vision` assumes the team
         key = shell(add_user, tmp_path, env).stdout.strip().splitlines()[-1]
         shell(local(login), tmp_path, env, stdin=f"{key}\n")
         shell(f"{train} {hydra_dirs(tmp_path)}", tmp_path, env)
