@@ -29,6 +29,7 @@ RUNNERS = {
     SLURM_BLOCK: "tests/test_slurm.py",
     ".venv/bin/tracker runs": "test_the_two_commands_and_the_cli_block",
     ".venv/bin/tracker server": "test_the_server_block",
+    ".venv/bin/tracker ui": "test_the_dashboard_block",
 }
 
 
@@ -104,13 +105,47 @@ def test_the_two_commands_and_the_cli_block(tmp_path: Path):
     shell(f"{test} -q -p no:cacheprovider tests/test_packaging.py -k import_tracker", REPO, env)  # a slice of it
     runs = tracker.Api(tmp_path).runs(PROJECT)
     assert len(runs) == 6 and {run.state for run in runs} == {"finished"}
-    victim = runs[0].id
+    victim, other = runs[0].id, runs[1].id
     for command in block(".venv/bin/tracker runs"):
-        command = command.replace("<id-prefix>", victim[:6]).replace("<id>", victim)
+        command = command.replace("<id-prefix>", victim[:6]).replace("<other-id>", other).replace("<id>", victim)
         shell(f"yes | {{ {command}; }}", tmp_path, env)  # rm and gc ask for confirmation: answer yes
     assert (tmp_path / "h.csv").read_text().count("\n") == 3  # header and two epochs
     assert len(tracker.Api(tmp_path).runs(PROJECT)) == 5
     assert not list((tmp_path / "tracker-runs" / "trash").rglob("run.json"))
+
+
+def test_the_dashboard_block(tmp_path: Path):
+    """`tracker ui --open` serves the store's runs (on a free port; BROWSER=true stands in for a browser)."""
+    import urllib.request
+
+    import orjson
+
+    from tests.conftest import free_port, wait_for
+
+    (command,) = block(".venv/bin/tracker ui")
+    with tracker.init(project="demo", dir=tmp_path, name="shown"):
+        pass
+    port = free_port()
+    env = {**environment(tmp_path), "BROWSER": "true"}
+    command = command.replace(".venv/bin/", f"{BIN}/")
+    process = subprocess.Popen(
+        ["bash", "-c", f"exec {command} --port {port}"], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def names() -> list[str]:
+        assert process.poll() is None, "tracker ui exited"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/ui/runs", timeout=30) as answer:
+                return [run["name"] for run in orjson.loads(answer.read())["runs"]]
+        except OSError:
+            return []
+
+    try:
+        wait_for(lambda: names() == ["shown"], "the run in the README's tracker ui")
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 def test_the_server_block(tmp_path: Path):
