@@ -97,10 +97,14 @@ needs_root = pytest.mark.skipif(not is_root, reason="needs root (a tmpfs mount, 
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs of its own, to fill up (root only; unmounted afterwards)."""
+def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A 1 MiB tmpfs of its own, to fill up (root only; unmounted afterwards).
+
+    Runs on it record no git state: that comes from a background thread whenever `git status` ends, a
+    writer whose moment a full-disk test cannot choose."""
     if not is_root:
         pytest.skip("needs root to mount a tmpfs")
+    monkeypatch.setenv("TRACKER_DISABLE_GIT", "true")
     mount = tmp_path / "small-disk"
     mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(mount)], check=True)
