@@ -10,10 +10,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 import tracker
-from tests.train_app import App
+from tests.train_app import PROJECT, App
 from tracker import _process
 
 SERVICE_MARKERS = ("slurm", "postgres", "browser")
@@ -90,6 +91,18 @@ def wait_for(condition, what: str, timeout: float = 120.0) -> None:
 
 def wait_for_file(path: Path, timeout: float = 120.0) -> None:
     wait_for(path.exists, str(path), timeout)
+
+
+def pid_of_logging_job(app: App, rows: int = 5) -> int:
+    """The pid of the one job of a sweep ``app`` started, once its run has logged ``rows`` rows."""
+    journals = app.store / "tracker-runs" / "projects" / PROJECT
+
+    def logging() -> bool:
+        return any(path.read_bytes().count(b"\n") >= rows for path in journals.glob("*/history.jsonl"))
+
+    wait_for(logging, "the job to start logging")
+    (journal,) = journals.glob("*/history.jsonl")
+    return int(orjson.loads((journal.parent / "metadata.json").read_bytes())["pid"])
 
 
 is_root = os.geteuid() == 0

@@ -9,14 +9,13 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import orjson
 import pytest
 
 import tracker
-from tests.conftest import TRACKER, run_python, wait_for, wait_for_file
+from tests.conftest import TRACKER, pid_of_logging_job, run_python, wait_for, wait_for_file
 from tests.train_app import PROJECT
 from tracker import _logs
 
@@ -261,15 +260,7 @@ def test_no_api_key_reaches_any_log_file(server, store):
 @pytest.mark.slow
 def test_a_submitit_sweep_logs_identity_submission_requeue_and_checkpoints(app):
     process = app.start("-m", "seed=0", "epochs=25", "epoch_sleep=0.2", "hydra/launcher=tracked_submitit_local")
-    metadata = None
-    deadline = time.monotonic() + 120
-    while metadata is None and time.monotonic() < deadline:
-        files = list((app.store / "tracker-runs" / "projects" / PROJECT).glob("*/history.jsonl"))
-        if files and files[0].read_bytes().count(b"\n") >= 5:
-            metadata = orjson.loads((files[0].parent / "metadata.json").read_bytes())
-        time.sleep(0.1)
-    assert metadata is not None, "the job never started logging"
-    os.kill(metadata["pid"], signal.SIGUSR2)
+    os.kill(pid_of_logging_job(app), signal.SIGUSR2)
     output, _ = process.communicate(timeout=300)
     assert process.returncode == 0, output
     (run,) = app.runs()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import orjson
 import pytest
 
 from sweeps import SweepManifest
+from tests.conftest import pid_of_logging_job
 from tests.train_app import PROJECT
 
 
@@ -124,15 +124,8 @@ def test_bad_tracker_config_fails_before_any_job(app, mode):
 def test_submitit_local_preemption_requeues_and_resumes_the_run(app):
     """USR2 (submitit's preemption signal) mid-run: the job is requeued and its run continues."""
     process = app.start("-m", "seed=0", "epochs=25", "epoch_sleep=0.2", "hydra/launcher=tracked_submitit_local")
-    metadata = None
-    deadline = time.monotonic() + 120
-    while metadata is None and time.monotonic() < deadline:
-        files = list((app.store / "tracker-runs" / "projects" / PROJECT).glob("*/history.jsonl"))
-        if files and files[0].read_bytes().count(b"\n") >= 5:
-            metadata = orjson.loads((files[0].parent / "metadata.json").read_bytes())
-        time.sleep(0.1)
-    assert metadata is not None, "the job never started logging"
-    os.kill(metadata["pid"], signal.SIGUSR2)
+    first_pid = pid_of_logging_job(app)
+    os.kill(first_pid, signal.SIGUSR2)
     output, _ = process.communicate(timeout=300)
     assert process.returncode == 0, output
     (run,) = app.runs()
@@ -142,7 +135,7 @@ def test_submitit_local_preemption_requeues_and_resumes_the_run(app):
     events = [orjson.loads(line) for line in Path(run.path, "history.jsonl").read_bytes().splitlines()]
     kinds = [event.get("_event") for event in events if "_event" in event]
     assert kinds == ["preempting", "finish", "resume", "finish"]
-    assert run.metadata["pid"] != metadata["pid"] and len(run.metadata["previous_processes"]) == 1
+    assert run.metadata["pid"] != first_pid and len(run.metadata["previous_processes"]) == 1
 
 
 def test_runs_go_to_the_launch_directory_when_hydra_changes_the_cwd(app):
