@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 import tracker
 from server.schema import api_keys, entities, memberships, runs, users
@@ -109,7 +109,7 @@ def add_member(connection: Connection, team: str, member: str) -> None:
 
 
 def entity_id(connection: Connection, name: str) -> int:
-    found = connection.execute(select(entities.c.id).where(entities.c.name == name)).scalar()
+    found = connection.execute(_ENTITY_ID, {"b_name": name}).scalar()
     if found is None:
         raise tracker.UsageError(f"no entity {name!r}")
     return found
@@ -123,29 +123,35 @@ def key_id_of(key: str) -> str | None:
     return key_id if key_id and secret else None
 
 
+# the statements of every request, built once (building and keying one costs more than running it)
+_ENTITY_ID = select(entities.c.id).where(entities.c.name == bindparam("b_name"))
+_KEY_ROW = (
+    select(
+        api_keys.c.secret_hash,
+        api_keys.c.revoked_at,
+        users.c.id,
+        users.c.name,
+        users.c.is_admin,
+        users.c.anonymous,
+        entities.c.name.label("entity"),
+    )
+    .join(users, users.c.id == api_keys.c.user_id)
+    .join(entities, entities.c.id == users.c.entity_id)
+    .where(api_keys.c.id == bindparam("b_key"))
+)
+_TEAMS = (
+    select(entities.c.name)
+    .join(memberships, memberships.c.team_id == entities.c.id)
+    .where(memberships.c.user_id == bindparam("b_user"))
+)
+
+
 def _key_row(connection: Connection, key_id: str) -> Any:
-    return connection.execute(
-        select(
-            api_keys.c.secret_hash,
-            api_keys.c.revoked_at,
-            users.c.id,
-            users.c.name,
-            users.c.is_admin,
-            users.c.anonymous,
-            entities.c.name.label("entity"),
-        )
-        .join(users, users.c.id == api_keys.c.user_id)
-        .join(entities, entities.c.id == users.c.entity_id)
-        .where(api_keys.c.id == key_id)
-    ).first()
+    return connection.execute(_KEY_ROW, {"b_key": key_id}).first()
 
 
 def _viewer(connection: Connection, row: Any, key_id: str) -> Viewer:
-    teams = connection.execute(
-        select(entities.c.name)
-        .join(memberships, memberships.c.team_id == entities.c.id)
-        .where(memberships.c.user_id == row.id)
-    ).scalars()
+    teams = connection.execute(_TEAMS, {"b_user": row.id}).scalars()
     return Viewer(
         user_id=row.id,
         name=row.name,

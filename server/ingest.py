@@ -16,7 +16,7 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.schema import history_chunks, journal_cursors, runs, series_chunks
@@ -36,6 +36,26 @@ RUN_STATES = ("running", "crashed", *FINAL_STATES)  # crashed: a run uploaded af
 MAX_SERIES_KEY = 256
 _NUMBERS = {int, float}  # bools are not plotted
 _TIMES = {int, float, type(None)}
+
+# the statements of every batch, built once: building and keying a statement costs more than running it
+_RUN_PK = select(runs.c.id).where(
+    runs.c.entity_id == bindparam("b_entity"),
+    runs.c.project == bindparam("b_project"),
+    runs.c.run_id == bindparam("b_run"),
+)
+_RUN_PK_LOCKED = _RUN_PK.with_for_update()
+_CURSOR_WHERE = and_(
+    journal_cursors.c.run_pk == bindparam("b_run_pk"), journal_cursors.c.journal_id == bindparam("b_journal")
+)
+_CURSOR = select(journal_cursors.c.end_offset).where(_CURSOR_WHERE)
+_MOVE_CURSOR = update(journal_cursors).where(_CURSOR_WHERE).values(end_offset=bindparam("b_end"))
+_NEW_CURSOR = insert(journal_cursors)
+_NEXT_SEQ = select(func.coalesce(func.max(history_chunks.c.seq), -1) + 1).where(
+    history_chunks.c.run_pk == bindparam("b_run_pk")
+)
+_CREATED_AT = select(runs.c.created_at).where(runs.c.id == bindparam("b_run_pk"))
+_INSERT_HISTORY = insert(history_chunks)
+_INSERT_SERIES = insert(series_chunks)
 
 
 class BatchError(ValueError):
@@ -96,11 +116,9 @@ def _insert(connection: Connection) -> Any:
 
 def _run_pk(connection: Connection, entity_id: int, project: str, run_id: str, batch: dict[str, Any]) -> int:
     """The run's row, created on its first batch (concurrent first batches create it once)."""
-    where = and_(runs.c.entity_id == entity_id, runs.c.project == project, runs.c.run_id == run_id)
-    query = select(runs.c.id).where(where)
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    found = connection.execute(query).scalar()
+    query = _RUN_PK_LOCKED if connection.dialect.name == "postgresql" else _RUN_PK
+    where = {"b_entity": entity_id, "b_project": project, "b_run": run_id}
+    found = connection.execute(query, where).scalar()
     if found is not None:
         return found
     run = batch.get("run") or {}
@@ -128,7 +146,7 @@ def _run_pk(connection: Connection, entity_id: int, project: str, run_id: str, b
         )
         .on_conflict_do_nothing()
     )
-    return connection.execute(query).scalar_one()
+    return connection.execute(query, where).scalar_one()
 
 
 def _split(records: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -223,7 +241,7 @@ def _replaced(connection: Connection, run_pk: int, batch: dict[str, Any]) -> boo
     created_at = (batch.get("run") or {}).get("created_at")
     if created_at is None:
         return False
-    return connection.execute(select(runs.c.created_at).where(runs.c.id == run_pk)).scalar_one() != created_at
+    return connection.execute(_CREATED_AT, {"b_run_pk": run_pk}).scalar_one() != created_at
 
 
 def _forget(connection: Connection, run_pk: int) -> None:
@@ -249,8 +267,8 @@ def _forget(connection: Connection, run_pk: int) -> None:
 def apply(connection: Connection, entity_id: int, project: str, run_id: str, batch: dict[str, Any]) -> Outcome:
     """Apply one parsed batch inside the caller's transaction."""
     run_pk = _run_pk(connection, entity_id, project, run_id, batch)
-    cursor_where = and_(journal_cursors.c.run_pk == run_pk, journal_cursors.c.journal_id == batch["journal_id"])
-    position = connection.execute(select(journal_cursors.c.end_offset).where(cursor_where)).scalar()
+    cursor = {"b_run_pk": run_pk, "b_journal": batch["journal_id"]}
+    position = connection.execute(_CURSOR, cursor).scalar()
     if position is None and _replaced(connection, run_pk, batch):
         _forget(connection, run_pk)
     applied_to = position or 0
@@ -269,14 +287,18 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
     if batch.get("live", True):  # the run's own process: the batch says it is alive
         values["heartbeat_at"] = now
     if rows:
-        seq = connection.execute(
-            select(func.coalesce(func.max(history_chunks.c.seq), -1) + 1).where(history_chunks.c.run_pk == run_pk)
-        ).scalar_one()
+        seq = connection.execute(_NEXT_SEQ, {"b_run_pk": run_pk}).scalar_one()
         first, last = columns[STEP][0], max(columns[STEP])
         connection.execute(
-            insert(history_chunks).values(
-                run_pk=run_pk, seq=seq, first_step=first, last_step=last, count=len(rows), rows=orjson.dumps(rows)
-            )
+            _INSERT_HISTORY,
+            {
+                "run_pk": run_pk,
+                "seq": seq,
+                "first_step": first,
+                "last_step": last,
+                "count": len(rows),
+                "rows": orjson.dumps(rows),
+            },
         )
         chunks = [
             {
@@ -293,7 +315,7 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
             for key, (steps, stamps, numbers) in _series(columns).items()
         ]
         if chunks:
-            connection.execute(insert(series_chunks), chunks)
+            connection.execute(_INSERT_SERIES, chunks)
         values["last_step"] = last  # steps only grow, across journals too (a resume continues after the last)
         values["rows"] = runs.c.rows + len(rows)
     run = batch.get("run") or {}
@@ -315,8 +337,8 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
     connection.execute(update(runs).where(runs.c.id == run_pk).values(**values))
     if position is None:
         connection.execute(
-            insert(journal_cursors).values(run_pk=run_pk, journal_id=batch["journal_id"], end_offset=batch["end"])
+            _NEW_CURSOR, {"run_pk": run_pk, "journal_id": batch["journal_id"], "end_offset": batch["end"]}
         )
     else:
-        connection.execute(update(journal_cursors).where(cursor_where).values(end_offset=batch["end"]))
+        connection.execute(_MOVE_CURSOR, {**cursor, "b_end": batch["end"]})
     return Outcome("applied", batch["end"], run_pk)
