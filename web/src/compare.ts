@@ -69,7 +69,9 @@ export async function comparePage(
   }
   page.append(
     el("h1", {}, `Compare ${runs.length} runs`), heading,
-    el("label", { class: "field-inline" }, only, "only keys that differ"),
+    el("p", { class: "legend" },
+      el("label", { class: "field-inline" }, only, "only keys that differ"), " ",
+      el("span", { class: "differs" }, "values differ"), " ", el("span", { class: "partial" }, "only in some runs")),
     tables,
     el("section", { class: "run-section", "aria-label": "Charts" }, el("h2", {}, "Charts"), charts()),
   );
