@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, Response
 
+import tracker
 from server import reads
 from server.app import IDENTIFIER
 from server.files import RunFiles, checked_name
@@ -93,7 +94,7 @@ class RunFolders:
 
     def __init__(self, settings: Any) -> None:
         self.local = settings.local_entity is not None
-        self.root = _layout.store_root(settings.local_dir or os.getcwd()) if self.local else None
+        self.root = tracker.Api(settings.local_dir).root if self.local else None  # the store the mirror reads
         self.uploaded = RunFiles(settings.files_dir)
 
     def _directory(self, row: Any) -> str:
