@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import platform
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests import test_dashboard as dashboard
-from tests.conftest import LiveServer, run_python, wait_for
+from tests.conftest import LiveServer, run_python, wait_for, wait_for_file
 
 pytestmark = pytest.mark.browser
 XSS_NAME = dashboard.XSS_NAME
@@ -210,3 +212,43 @@ def test_the_run_page_and_compare_view_on_the_server_show_only_the_keys_entity(t
         check_xss_page(page)
     finally:
         server.stop()
+
+
+def test_a_running_runs_page_follows_it_to_its_end_without_a_reload(store, tmp_path, page):
+    go = tmp_path / "go"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"""
+import os, time, tracker
+run = tracker.init(dir={str(store)!r}, project="demo", id="live1", name="live-run")
+run.log({{"loss": 1.0}})
+open({str(tmp_path / "started")!r}, "w").close()
+while not os.path.exists({str(go)!r}):
+    time.sleep(0.05)
+run.summary["verdict"] = "done"
+run.finish()
+""",
+        ],
+    )
+    try:
+        wait_for_file(tmp_path / "started")
+        served = dashboard.LocalUI(store, tmp_path / "ui.log")
+        try:
+            page.goto(served.url + "#/run/local/demo/live1")
+            page.locator("main.run-page[data-ready='1']").wait_for(timeout=TIMEOUT_MS)
+            assert page.locator(".run-title .state").inner_text() == "running"
+            labels = "() => [...document.querySelectorAll('#state-history li .state')].map(i => i.textContent)"
+            assert page.evaluate(labels) == ["started"]
+            page.evaluate("() => { window.__sameDocument = true; }")
+            go.touch()
+            wait_for(lambda: page.evaluate(labels) == ["started", "finished"], "the page to show the run finished", 60)
+            assert page.locator(".run-title .state").inner_text() == "finished"
+            assert visible_keys(page, "summary-table") == ["loss", "verdict"]
+            assert page.evaluate("() => window.__sameDocument") is True  # no reload
+        finally:
+            served.stop()
+    finally:
+        go.touch()
+        child.wait(timeout=120)

@@ -20,6 +20,7 @@ export type RunData = {
 type Ref = { _type: string; path?: string; caption?: string; values?: number[]; bins?: number[]; format?: string };
 type MediaSteps = Record<string, { step: number; value: Ref | Ref[] }[]>;
 
+const LIVE_MS = 2000; // how often the page of a running run asks for its state, summary and events
 const TABLE_ROWS = 500; // rows of a logged table shown on the page (the file has them all)
 
 function runPath(ref: string): string {
@@ -69,21 +70,38 @@ export async function runPage(
     page.dataset.ready = "error";
     return;
   }
-  const run = data.run;
-  document.title = `${run.name} · tracker`;
-  const summary = Object.fromEntries(Object.entries(run.summary).filter(([key]) => !key.startsWith("_")));
+  document.title = `${data.run.name} · tracker`;
+  // what a running run changes: its state, history, summary, files and events, redrawn in place
+  const boxes = [el("div"), el("div"), el("div"), el("div"), el("div")];
+  const fill = (fresh: RunData): void => {
+    const summary = Object.fromEntries(Object.entries(fresh.run.summary).filter(([key]) => !key.startsWith("_")));
+    const parts = [identity(fresh.run), states(fresh.states), keyValues("summary", summary, "summary-table"), filesArea(ref, fresh.files), debugLog(fresh)];
+    parts.forEach((part, index) => boxes[index].replaceChildren(part));
+  };
+  fill(data);
   page.append(
-    identity(run),
-    section("State history", states(data.states)),
+    boxes[0],
+    section("State history", boxes[1]),
     section("Charts", charts()),
     section("Media", mediaArea(ref)),
-    section("Config", configArea(run.config, params, save)),
-    section("Summary", keyValues("summary", summary, "summary-table")),
-    section("Metadata", metadataArea(run.metadata)),
-    section("Files", filesArea(ref, data.files)),
-    section("Debug log", debugLog(data)),
+    section("Config", configArea(data.run.config, params, save)),
+    section("Summary", boxes[2]),
+    section("Metadata", metadataArea(data.run.metadata)),
+    section("Files", boxes[3]),
+    section("Debug log", boxes[4]),
   );
   page.dataset.ready = "1";
+  const poll = async (): Promise<void> => {
+    if (!page.isConnected) return; // the user went to another page
+    try {
+      data = await fetchRun(ref);
+      if (page.isConnected) fill(data);
+    } catch {
+      // a passing failure (the server restarting): the next poll tries again
+    }
+    if (data.run.state === "running") window.setTimeout(poll, LIVE_MS);
+  };
+  if (data.run.state === "running") window.setTimeout(poll, LIVE_MS);
 }
 
 function identity(run: RunInfo): HTMLElement {
