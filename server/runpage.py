@@ -61,6 +61,8 @@ def state_history(events: list[dict[str, Any]], state: str, created_at: str) -> 
         name, at = event.get("event"), event.get("timestamp")
         if name == "identity.decided":
             action = event.get("action")
+            if action == "resumed" and history and history[-1]["label"] not in _FINAL:
+                history.append(_unfinished(history[-1]["state"]))  # the process before this one died
             label = "resumed" if action == "resumed" else "started"
             detail = "replaced an earlier run of this id" if action == "replaced" else str(event.get("reason") or "")
             history.append({"at": at, "state": "running", "label": label, "detail": detail})
@@ -70,7 +72,7 @@ def state_history(events: list[dict[str, Any]], state: str, created_at: str) -> 
             detail = f"requeue {event.get('requeues')}" + (
                 f", Slurm job {event['slurm_job_id']}" if event.get("slurm_job_id") else ""
             )
-            history.append({"at": at, "state": "preempted", "label": "requeued", "detail": detail})
+            history.append({"at": at, "state": "running", "label": "requeued", "detail": detail})
         elif name == "run.finished":
             ended = str(event.get("state"))
             history.append({"at": at, "state": ended, "label": ended, "detail": f"exit code {event.get('exit_code')}"})
@@ -78,9 +80,14 @@ def state_history(events: list[dict[str, Any]], state: str, created_at: str) -> 
         history.insert(0, {"at": created_at, "state": "running", "label": "started", "detail": ""})
     last = history[-1]
     if state != last["state"] or (state in _FINAL and last["label"] != state):
-        detail = "its process ended without finishing" if state in ("crashed", "preempted") else ""
-        history.append({"at": None, "state": state, "label": state, "detail": detail})
+        history.append(_unfinished(state) if state in ("crashed", "preempted") else _unfinished(state, ""))
     return history
+
+
+def _unfinished(state: str, detail: str = "its process ended without finishing") -> dict[str, Any]:
+    """A state no event records (a killed process writes none), with no time: running -> crashed."""
+    ended = "crashed" if state == "running" else state
+    return {"at": None, "state": ended, "label": ended, "detail": detail}
 
 
 def _event_out(event: dict[str, Any]) -> dict[str, Any]:

@@ -80,5 +80,12 @@ def test_a_run_killed_without_finishing_ends_its_history_in_the_state_it_reads()
     ]
     assert history[-1]["at"] is None and "without finishing" in history[-1]["detail"]
     created = "2026-01-01T00:00:00Z"
+    new, resumed = ({"event": "identity.decided", "action": action} for action in ("new", "resumed"))
+    finished = {"event": "run.finished", "state": "finished", "exit_code": 0}
+    killed_then_resumed = state_history([new, resumed, finished], "finished", created)
+    assert [change["label"] for change in killed_then_resumed] == ["started", "crashed", "resumed", "finished"]
+    preempted = {"event": "run.finished", "state": "preempted", "exit_code": 0}
+    labels = [change["label"] for change in state_history([new, preempted, resumed], "running", created)]
+    assert labels == ["started", "preempted", "resumed"]
     assert [change["label"] for change in state_history([], "crashed", created)] == ["started", "crashed"]
     assert [change["label"] for change in state_history([], "running", created)] == ["started"]
