@@ -146,12 +146,13 @@ def check_compare(page: Any, shots: Path) -> None:
 
 
 def test_the_run_page_and_compare_view_of_the_local_store(store, tmp_path, page):
-    make_runs(f"{{'dir': {str(store)!r}}}")
+    make_runs(f"{{'dir': {str(store)!r}}}", env={"SLURM_JOB_ID": "4242", "SLURMD_NODENAME": "node7"})
     served = dashboard.LocalUI(store, tmp_path / "ui.log")
     try:
         page.goto(served.url)
         page.get_by_role("link", name="alpha", exact=True).click()  # the table's row links to the run's page
         check_alpha_page(page, tmp_path, "run-page.png")
+        assert page.evaluate(FACTS, "#metadata dd")["Slurm job"] == "4242 on node7"
         page.reload()  # the URL holds the view: the page comes back filtered
         page.locator("main.run-page[data-ready='1']").wait_for(timeout=TIMEOUT_MS)
         assert page.input_value("#config-filter") == "adam" and visible_keys(page, "config-table") == ["optimizer.name"]
