@@ -47,6 +47,7 @@ _SAFE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 _FINAL = ("finished", "failed", "crashed", "preempted")
+_DIED = "its process ended without finishing"
 Identifier = Annotated[str, Path(pattern=IDENTIFIER, max_length=128)]
 
 
@@ -80,14 +81,15 @@ def state_history(events: list[dict[str, Any]], state: str, created_at: str) -> 
         history.insert(0, {"at": created_at, "state": "running", "label": "started", "detail": ""})
     last = history[-1]
     if state != last["state"] or (state in _FINAL and last["label"] != state):
-        history.append(_unfinished(state) if state in ("crashed", "preempted") else _unfinished(state, ""))
+        detail = _DIED if state in ("crashed", "preempted") else ""
+        history.append({"at": None, "state": state, "label": state, "detail": detail})
     return history
 
 
-def _unfinished(state: str, detail: str = "its process ended without finishing") -> dict[str, Any]:
-    """A state no event records (a killed process writes none), with no time: running -> crashed."""
+def _unfinished(state: str) -> dict[str, Any]:
+    """How a process that wrote no end event ended (it was killed): running -> crashed, preempting -> preempted."""
     ended = "crashed" if state == "running" else state
-    return {"at": None, "state": ended, "label": ended, "detail": detail}
+    return {"at": None, "state": ended, "label": ended, "detail": _DIED}
 
 
 def _event_out(event: dict[str, Any]) -> dict[str, Any]:

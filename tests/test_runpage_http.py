@@ -89,3 +89,5 @@ def test_a_run_killed_without_finishing_ends_its_history_in_the_state_it_reads()
     assert labels == ["started", "preempted", "resumed"]
     assert [change["label"] for change in state_history([], "crashed", created)] == ["started", "crashed"]
     assert [change["label"] for change in state_history([], "running", created)] == ["started"]
+    labels = [change["label"] for change in state_history([new, finished], "running", created)]
+    assert labels == ["started", "finished", "running"]  # resumed by a process whose events are not there yet
