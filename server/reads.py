@@ -126,11 +126,12 @@ def media(connection: Connection, run_pk: int, per_key: int) -> dict[str, list[d
         if b'"_type"' not in chunk:
             continue
         for record in orjson.loads(chunk):
-            if not isinstance(record, dict) or record_problem(record) is not None or "_step" not in record:
+            step = record.get("_step") if isinstance(record, dict) else None
+            if step.__class__ is not int:  # an event, or a record ingest would not have stored
                 continue
             for key, value in record.items():
-                if not key.startswith("_") and _is_media(value):
-                    found.setdefault(key, {})[record["_step"]] = value
+                if value.__class__ in (dict, list) and not key.startswith("_") and _is_media(value):
+                    found.setdefault(key, {})[step] = value
     answer = {}
     for key, by_step in sorted(found.items()):
         steps = sorted(by_step)
