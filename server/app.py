@@ -38,6 +38,7 @@ class ServerSettings:
     heartbeat_timeout: float = 60.0  # a running run silent this long reads crashed
     max_body: int = 64 * 1024 * 1024
     local_entity: str | None = None  # tracker ui: the dashboard acts for this entity without a key
+    local_dir: str | None = None  # tracker ui: the store (init's dir) whose run directories hold the runs' files
 
 
 class Health(BaseModel):

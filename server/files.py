@@ -58,19 +58,29 @@ class RunFiles:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
-    def list(self, run_pk: int) -> dict[str, dict[str, Any]]:
+    def locate(self, run_pk: int, name: str) -> str | None:
+        """Where a stored file is on disk (None when there is none); ValueError for a name that is not plain."""
+        path = self._path(run_pk, name)
+        return path if os.path.isfile(path) else None
+
+    def paths(self, run_pk: int) -> dict[str, str]:
+        """Name -> path of every stored file of a run (temp files of a write under way left out)."""
         folder = os.path.join(self.root, str(run_pk))
+        return {
+            os.path.relpath(os.path.join(directory, name), folder): os.path.join(directory, name)
+            for directory, _, names in os.walk(folder)
+            for name in names
+            if not name.endswith(".tmp")
+        }
+
+    def list(self, run_pk: int) -> dict[str, dict[str, Any]]:
         found = {}
-        for directory, _, names in os.walk(folder):
-            for name in names:
-                if name.endswith(".tmp"):
-                    continue
-                path = os.path.join(directory, name)
-                try:
-                    size, digest = self._digest(path)
-                except FileNotFoundError:  # replaced or removed meanwhile
-                    continue
-                found[os.path.relpath(path, folder)] = {"size": size, "sha256": digest}
+        for name, path in self.paths(run_pk).items():
+            try:
+                size, digest = self._digest(path)
+            except FileNotFoundError:  # replaced or removed meanwhile
+                continue
+            found[name] = {"size": size, "sha256": digest}
         return found
 
     def _digest(self, path: str) -> tuple[int, str]:

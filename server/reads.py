@@ -104,6 +104,43 @@ def history(connection: Connection, run_pk: int, keys: list[str] | None = None) 
     return [{key: row[key] for key in kept if key in row} for row in rows if all(key in row for key in keys)]
 
 
+MEDIA_TYPES = frozenset({"image", "audio", "video", "html", "table", "histogram"})
+
+
+def _is_media(value: Any) -> bool:
+    """A media reference (or an inline histogram), or a non-empty list of them, as log() stores them."""
+    items = value if isinstance(value, list) else [value]
+    return bool(items) and all(isinstance(item, dict) and item.get("_type") in MEDIA_TYPES for item in items)
+
+
+def media(connection: Connection, run_pk: int, per_key: int) -> dict[str, list[dict[str, Any]]]:
+    """Each media key's values by step, at most ``per_key`` of them spread evenly (first and last kept).
+
+    Chunks without a ``_type`` are not decoded, so a long run of plain metrics costs little.
+    """
+    found: dict[str, dict[int, Any]] = {}
+    chunks = connection.execute(
+        select(history_chunks.c.rows).where(history_chunks.c.run_pk == run_pk).order_by(history_chunks.c.seq)
+    ).scalars()
+    for chunk in chunks:
+        if b'"_type"' not in chunk:
+            continue
+        for record in orjson.loads(chunk):
+            step = record.get("_step") if isinstance(record, dict) else None
+            if step.__class__ is not int:  # an event, or a record ingest would not have stored
+                continue
+            for key, value in record.items():
+                if value.__class__ in (dict, list) and not key.startswith("_") and _is_media(value):
+                    found.setdefault(key, {})[step] = value
+    answer = {}
+    for key, by_step in sorted(found.items()):
+        steps = sorted(by_step)
+        if len(steps) > per_key > 1:
+            steps = [steps[round(i * (len(steps) - 1) / (per_key - 1))] for i in range(per_key)]
+        answer[key] = [{"step": step, "value": by_step[step]} for step in dict.fromkeys(steps)]
+    return answer
+
+
 def series_keys(connection: Connection, run_pk: int) -> list[str]:
     return list(
         connection.execute(

@@ -4,7 +4,8 @@ A browser signs in once with an API key; the key never reaches a URL or a cookie
 (HttpOnly, SameSite=Strict) holds only the key's public id, an expiry and an HMAC; the key is looked up on
 every request, so revoking it ends its sessions. State-changing requests carry a CSRF token derived from
 the session. Under ``tracker ui`` (``ServerSettings.local_entity``) every request acts for the local store.
-The runs table's queries are answered by ``server.table``; series by ``server.reads``.
+The runs table's queries are answered by ``server.table``; series by ``server.reads``; the run page by
+``server.runpage``.
 """
 
 import base64
@@ -20,7 +21,7 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 
-from server import accounts, reads, table
+from server import accounts, reads, runpage, table
 
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
 SESSION_COOKIE = "tracker_session"
@@ -111,6 +112,7 @@ def router(settings: Any) -> APIRouter:
         return found
 
     Viewer = Annotated[accounts.Viewer, Depends(viewer)]
+    routes.include_router(runpage.routes(settings, Viewer))
 
     def same_origin(request: Request) -> None:
         """A state-changing request must come from our own pages (Origin, when sent, names this host)."""

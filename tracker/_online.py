@@ -29,7 +29,14 @@ _POLL_S = 0.2
 _BACKOFF_S = (0.2, 30.0)
 _MATERIALIZED = (("run", _layout.RUN_FILE), ("config", _layout.CONFIG_FILE), ("metadata", _layout.METADATA_FILE))
 # what of a run directory is uploaded as files (names relative to the run directory)
-_UPLOADED = (_layout.FILES_DIR, "media", "output.log", "system.jsonl", _layout.ARTIFACTS_FILE)
+UPLOADED = (
+    _layout.FILES_DIR,
+    _layout.MEDIA_DIR,
+    _layout.LOGS_DIR,
+    "output.log",
+    "system.jsonl",
+    _layout.ARTIFACTS_FILE,
+)
 _FILE_SCAN_S = 2.0
 
 
@@ -112,6 +119,22 @@ def server_run(remote: Remote, project: str, run_id: str) -> dict[str, Any] | No
     if answer.status != 200:
         raise Error(f"{remote.base_url} could not say whether run {project}/{run_id} exists ({answer.detail()})")
     return answer.body
+
+
+def uploaded_files(run_directory: str) -> dict[str, str]:
+    """Name (relative to the run directory) -> path, of everything of a run that is uploaded as a file
+    (and that the dashboard lists, for a local run as for a server's)."""
+    found = {}
+    for entry in UPLOADED:
+        top = os.path.join(run_directory, entry)
+        if os.path.isfile(top):
+            found[entry] = top
+        for directory, _, names in os.walk(top):
+            for name in names:
+                if not name.endswith(".tmp"):
+                    path = os.path.join(directory, name)
+                    found[os.path.relpath(path, run_directory)] = path
+    return found
 
 
 class Uploader:
@@ -258,20 +281,6 @@ class Uploader:
         if answer.status != 200:
             raise UploadRefused(f"{self.client.base_url} refused run {self.path} ({answer.detail()})")
 
-    def _local_files(self) -> dict[str, str]:
-        """Name (relative to the run directory) -> path, of everything that is uploaded as a file."""
-        found = {}
-        for entry in _UPLOADED:
-            top = os.path.join(self.paths.directory, entry)
-            if os.path.isfile(top):
-                found[entry] = top
-            for directory, _, names in os.walk(top):
-                for name in names:
-                    if not name.endswith(".tmp"):
-                        path = os.path.join(directory, name)
-                        found[os.path.relpath(path, self.paths.directory)] = path
-        return found
-
     def send_files(self) -> int:
         """Upload the files that changed since last time (or that the server does not have); how many."""
         import hashlib
@@ -283,7 +292,7 @@ class Uploader:
             answer = self.client.get(f"{self.path}/files")
             self._remote_files = answer.body["files"] if answer.status == 200 else {}
         sent = 0
-        for name, path in sorted(self._local_files().items()):
+        for name, path in sorted(uploaded_files(self.paths.directory).items()):
             try:
                 status = os.stat(path)
                 signature = (status.st_size, status.st_mtime_ns)

@@ -46,7 +46,10 @@ def ui(ctx: click.Context, host: str, port: int, open_browser: bool) -> None:
         mirror = LocalMirror(store, store_dir)
         mirror.start(SCAN_INTERVAL_S)
         settings = ServerSettings(
-            files_dir=os.path.join(private, "files"), heartbeat_timeout=math.inf, local_entity=LOCAL_ENTITY
+            files_dir=os.path.join(private, "files"),
+            heartbeat_timeout=math.inf,
+            local_entity=LOCAL_ENTITY,
+            local_dir=store_dir,
         )
         url = f"http://{host}:{port}/"
         if host not in ("127.0.0.1", "localhost", "::1"):

@@ -7,6 +7,10 @@ import "./style.css";
 import { api, setCsrf, ApiError } from "./api";
 import { el, clear } from "./dom";
 import { smooth } from "./smooth";
+import { route, hashOf, runHash, compareHash, pageParams } from "./url";
+import { cellText, duration } from "./values";
+import { runPage } from "./runpage";
+import { comparePage } from "./compare";
 
 type Run = {
   entity: string; project: string; id: string; name: string; group: string | null; job_type: string | null;
@@ -32,6 +36,7 @@ const view = {
   project: "", q: "", group: "", tag: "", state: "", job_type: "", sort: "created_at", order: "desc",
   cols: [] as string[], sel: [] as string[], metrics: "", smoothing: 0, x: "step", log: false, groupBy: "",
 };
+const defaults = JSON.stringify(view);
 // what tests and benchmarks read: the series each panel drew; first paints in ms since navigation started
 type TestHook = {
   panels: Record<string, { series: string[]; points: number[] }>;
@@ -42,7 +47,8 @@ const hook: TestHook = { panels: {}, table: { total: -1, firstPaint: -1 }, first
 (window as unknown as { __tracker: TestHook }).__tracker = hook;
 
 function readUrl(): void {
-  const params = new URLSearchParams(location.hash.slice(1));
+  Object.assign(view, JSON.parse(defaults));
+  const params = route().params;
   for (const key of ["project", "q", "group", "tag", "state", "job_type", "sort", "order", "metrics", "x", "groupBy"] as const) {
     const value = params.get(key);
     if (value !== null) view[key] = value;
@@ -62,17 +68,19 @@ function writeUrl(): void {
   view.sel.forEach((sel) => params.append("sel", sel));
   if (view.smoothing) params.set("smoothing", String(view.smoothing));
   if (view.log) params.set("log", "1");
-  history.replaceState(null, "", "#" + params.toString());
+  history.replaceState(null, "", hashOf(params));
 }
 
 const root = document.getElementById("app") as HTMLElement;
+let timer = 0;
+let generation = 0;
 
 async function start(): Promise<void> {
   readUrl();
   try {
     const me = await api<{ user: string; local: boolean; csrf: string }>("GET", "/api/ui/me");
     setCsrf(me.csrf);
-    workspace(me.user, me.local);
+    show(me.user, me.local);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) signIn();
     else throw error;
@@ -100,22 +108,49 @@ function signIn(message = ""): void {
   key.focus();
 }
 
-function workspace(user: string, local: boolean): void {
+// the page the URL names: a run (#/run/ENTITY/PROJECT/ID), a comparison (#/compare?sel=...), or the workspace
+function show(user: string, local: boolean): void {
+  clearInterval(timer);
   clear(root);
-  const header = el("header", {}, el("h1", {}, "tracker"), el("span", { class: "who" }, local ? "local store" : user));
+  pageParams.clear();
+  hook.panels = {};
+  const { path, params } = route();
+  const header = el("header", {}, el("h1", {}, el("a", { href: "#" }, "tracker")), el("span", { class: "who" }, local ? "local store" : user));
   if (!local) {
     const out = el("button", { type: "button" }, "Sign out");
     out.addEventListener("click", async () => { await api("DELETE", "/api/ui/session"); signIn(); });
     header.append(out);
   }
+  root.append(header);
+  // the workspace's chart panels for the runs a page shows
+  const shown = ++generation;
+  const charts = (refs: string[]) => (): HTMLElement => {
+    if (shown !== generation) return el("div"); // a page the user has already left
+    view.sel = refs;
+    const panels = new Charts();
+    panels.refresh(true);
+    timer = window.setInterval(() => panels.poll(), POLL_MS);
+    return panels.element;
+  };
+  if (path[0] === "run" && path.length === 4) runPage(root, path.slice(1).join("/"), params, charts([path.slice(1).join("/")]), writeUrl);
+  else if (path[0] === "compare") comparePage(root, view.sel, params, charts(view.sel), writeUrl);
+  else workspace(header);
+}
+
+function workspace(header: HTMLElement): void {
   const table = new RunsTable();
   const charts = new Charts();
-  table.onSelect = () => charts.refresh(true);
+  const compare = el("button", { type: "button", id: "compare" }, "Compare selected") as HTMLButtonElement;
+  compare.addEventListener("click", () => { location.hash = compareHash(view.sel); });
+  const selected = (): void => { compare.disabled = view.sel.length < 2; };
+  table.onSelect = () => { selected(); charts.refresh(true); };
   table.onFacets = (facets) => charts.setGroupKeys(facets.config);
-  root.append(header, table.element, charts.element);
+  header.insertBefore(compare, header.querySelector(".who"));
+  selected();
+  root.append(table.element, charts.element);
   table.reload();
   charts.refresh(true);
-  setInterval(() => { table.poll(); charts.poll(); }, POLL_MS);
+  timer = window.setInterval(() => { table.poll(); charts.poll(); }, POLL_MS);
 }
 
 function select(label: string, name: string, options: string[], value: string, change: (v: string) => void): HTMLElement {
@@ -125,20 +160,6 @@ function select(label: string, name: string, options: string[], value: string, c
   control.value = value;
   control.addEventListener("change", () => change(control.value));
   return el("label", { class: "field" }, label, control);
-}
-
-function cellText(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toPrecision(4);
-  if (Array.isArray(value)) return value.join(", ");
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
-}
-
-function duration(seconds: number | null): string {
-  if (seconds === null || seconds === undefined) return "";
-  const s = Math.round(seconds);
-  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${s % 60}s` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
 }
 
 class RunsTable {
@@ -215,6 +236,7 @@ class RunsTable {
     clear(this.filters);
     const search = el("input", { type: "search", id: "f-q", placeholder: "name, id, group, tag", value: view.q }) as HTMLInputElement;
     let timer = 0;
+let generation = 0;
     search.addEventListener("input", () => {
       clearTimeout(timer);
       timer = window.setTimeout(() => { view.q = search.value; this.reload(); }, 200);
@@ -291,7 +313,7 @@ class RunsTable {
       row.append(
         el("span", {}, box),
         el("span", { class: `state state-${run.state}` }, run.state),
-        el("span", { class: "name", title: run.id }, run.name),
+        el("span", { class: "name", title: run.id }, el("a", { href: runHash(ref) }, run.name)),
         el("span", {}, run.group ?? ""),
         el("span", { class: "tags" }, ...run.tags.map((tag) => el("span", { class: "tag" }, tag))),
         el("span", {}, run.created_at.replace("T", " ").replace(/\.\d+/, "").replace("Z", "")),
@@ -511,4 +533,5 @@ function toNumber(value: number | string | null): number | null {
   return null; // NaN and infinities (sent as strings) are gaps in the line
 }
 
+window.addEventListener("hashchange", () => { start(); });
 start();
