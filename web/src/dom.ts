@@ -12,3 +12,12 @@ export function el(tag: string, attributes: Record<string, string> = {}, ...chil
 export function clear(element: HTMLElement): void {
   element.replaceChildren();
 }
+
+// a table cell's value as text: integers whole, other numbers to four significant digits, lists joined
+export function cellText(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+  if (Array.isArray(value)) return value.join(", ");
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
