@@ -500,7 +500,7 @@ class Charts {
       band: grouped ? view.band || "minmax" : "buckets",
       widths: series.map(meanWidth),
       bands: hook.panels[panel.key]?.bands ?? 0,
-      xRange: null,
+      xRange: hook.panels[panel.key]?.xRange ?? null,
     };
     panel.element.dataset.series = String(names.length);
     if (panel.plot && names.join("\0") === panel.names.join("\0")) {
@@ -511,8 +511,6 @@ class Charts {
       panel.plot = this.plot(panel, names, data);
       if (hook.firstChart < 0 && names.length) hook.firstChart = performance.now();
     }
-    const x = panel.plot.scales.x;
-    hook.panels[panel.key].xRange = x.min === undefined || x.max === undefined ? null : [x.min, x.max];
   }
 
   private plot(panel: Panel, names: string[], data: uPlot.AlignedData): uPlot {
@@ -532,7 +530,11 @@ class Charts {
       hooks: {
         draw: [(u: uPlot) => {
           const drawn = drawBands(u, panel.series, palette);
-          if (hook.panels[panel.key]) hook.panels[panel.key].bands = drawn;
+          const shown = hook.panels[panel.key];
+          if (shown) {
+            shown.bands = drawn;
+            shown.xRange = u.scales.x.min === undefined || u.scales.x.max === undefined ? null : [u.scales.x.min, u.scales.x.max];
+          }
         }],
         setSelect: [(u: uPlot) => {
           if (u.select.width > 2) {

@@ -51,6 +51,11 @@ function writeRoute(route: SweepRoute): void {
   history.replaceState(null, "", sweepHref(route.entity, route.project, route.group) + (query ? "?" + query : ""));
 }
 
+// a swept value as it was set (0.01, not 0.01000): parameters are read, not compared by eye
+function paramText(value: Param): string {
+  return typeof value === "number" ? String(value) : cellText(value);
+}
+
 function svg(tag: string, attributes: Record<string, string | number> = {}, ...children: (Node | string)[]): SVGElement {
   const element = document.createElementNS(SVG, tag);
   for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
@@ -147,7 +152,7 @@ function runsTable(sweep: Sweep): HTMLElement {
       el("td", {}, best ? el("span", { class: "best-mark", title: "best run", "aria-label": "best run" }, "★") : ""),
       el("td", { class: "name", title: run.id }, run.name),
       el("td", {}, el("span", { class: `state state-${run.state}` }, run.state)),
-      ...sweep.params.map((key) => el("td", {}, cellText(run.params[key]))),
+      ...sweep.params.map((key) => el("td", {}, paramText(run.params[key]))),
       el("td", { class: "value" }, cellText(run.value)));
     rows.append(row);
   }
@@ -168,7 +173,7 @@ function resultsTable(sweep: Sweep): HTMLElement {
       el("td", {}, String(result.n)),
       el("td", {}, cellText(result.mean)),
       el("td", {}, result.std === null ? "" : "± " + cellText(result.std)),
-      el("td", {}, result.seeds.map(cellText).join(", ")),
+      el("td", {}, result.seeds.map(paramText).join(", ")),
       el("td", {}, result.excluded ? String(result.excluded) : "")));
   }
   table.append(rows);
@@ -178,7 +183,7 @@ function resultsTable(sweep: Sweep): HTMLElement {
 type Axis = { key: string; label: string; position: (value: Param) => number | null; ticks: [number, string][] };
 
 // a numeric axis (log when positive over two decades or more) or a categorical one, mapping onto [0, 1]
-function axis(key: string, label: string, values: Param[]): Axis {
+function axis(key: string, label: string, values: Param[], format: (v: Param) => string = paramText): Axis {
   const present = values.filter((v) => v !== null && v !== undefined);
   if (present.length && present.every((v) => typeof v === "number")) {
     const numbers = present as number[];
@@ -190,12 +195,12 @@ function axis(key: string, label: string, values: Param[]): Axis {
     const position = (v: Param): number | null => (typeof v === "number" ? (f(v) - f(low)) / span : null);
     const ticks = [...new Set(numbers)].sort((a, b) => a - b);
     const shown = ticks.length <= 6 ? ticks : [ticks[0], ticks[ticks.length - 1]];
-    return { key, label: log ? `${label} (log)` : label, position, ticks: shown.map((v) => [position(v) as number, cellText(v)]) };
+    return { key, label: log ? `${label} (log)` : label, position, ticks: shown.map((v) => [position(v) as number, format(v)]) };
   }
-  const categories = [...new Set(present.map((v) => cellText(v)))].sort();
+  const categories = [...new Set(present.map((v) => paramText(v)))].sort();
   const position = (v: Param): number | null => {
     if (v === null || v === undefined) return null;
-    const at = categories.indexOf(cellText(v));
+    const at = categories.indexOf(paramText(v));
     return categories.length === 1 ? 0.5 : at / (categories.length - 1);
   };
   return { key, label, position, ticks: categories.map((c, i) => [categories.length === 1 ? 0.5 : i / (categories.length - 1), c]) };
@@ -216,7 +221,7 @@ function parallel(sweep: Sweep, hook: SweepHook): HTMLElement {
   const metric = sweep.metric ?? "metric";
   const axes = [
     ...sweep.params.map((key) => axis(key, key, sweep.runs.map((run) => run.params[key]))),
-    axis("\u0000value", metric, sweep.runs.map((run) => run.value)),
+    axis("\u0000value", metric, sweep.runs.map((run) => run.value), cellText),
   ];
   const width = Math.max(640, Math.min(1400, 160 * axes.length)), height = 340;
   const left = 70, right = 70, top = 30, bottom = 40;
