@@ -330,6 +330,7 @@ type Panel = {
   key: string; element: HTMLElement; plot: uPlot | null; zoom: [number, number] | null; names: string[];
   raw: Series[]; // each run's series as the server sent it, grown by live updates
   series: Series[]; // what is drawn: the runs, or their groups
+  asked: number; // whole fetches asked for: an answer to an older one is stale (the selection or zoom moved on)
 };
 
 const X_AXES: [string, string][] = [["step", "step"], ["timestamp", "wall time"], ["relative", "relative time"]];
@@ -413,7 +414,7 @@ class Charts {
       if (!this.panels.has(key)) {
         const element = el("figure", { class: "panel", "data-metric": key }, el("figcaption", {}, key));
         this.grid.append(element);
-        const panel: Panel = { key, element, plot: null, zoom: null, names: [], raw: [], series: [] };
+        const panel: Panel = { key, element, plot: null, zoom: null, names: [], raw: [], series: [], asked: 0 };
         this.panels.set(key, panel);
         added.push(panel);
       }
@@ -455,7 +456,10 @@ class Charts {
     const params = this.params(panel);
     view.sel.forEach((ref) => params.append("run", ref));
     if (panel.zoom) { params.set("start", String(panel.zoom[0])); params.set("stop", String(panel.zoom[1])); }
-    panel.raw = (await api<{ series: Series[] }>("GET", "/api/ui/series?" + params)).series;
+    const asked = ++panel.asked;
+    const fetched = (await api<{ series: Series[] }>("GET", "/api/ui/series?" + params)).series;
+    if (asked !== panel.asked) return;
+    panel.raw = fetched;
     this.live = this.live || panel.raw.some((s) => s.state === "running");
     this.show(panel);
   }
@@ -466,9 +470,9 @@ class Charts {
     if (!running.length) return;
     const params = this.params(panel);
     for (const s of running) { params.append("run", s.run); params.append("since", String(s.step ?? -1)); }
-    const raw = panel.raw;
+    const asked = panel.asked;
     const fetched = (await api<{ series: Series[] }>("GET", "/api/ui/series?" + params)).series;
-    if (panel.raw !== raw) return; // drawn whole meanwhile (a zoom): that has these steps already
+    if (asked !== panel.asked) return; // a whole fetch since (a zoom, a selection) has these steps or will have
     for (const update of fetched) {
       const old = panel.raw.find((s) => s.run === update.run);
       if (!old) continue;
