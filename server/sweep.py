@@ -108,7 +108,12 @@ def describe(
 
 
 def declared_goals(rules: Iterable[list[MetricRule]], metrics: list[str]) -> dict[str, str]:
-    """min or max per metric whose define_metric() rule gave a goal (an exact name wins over a glob)."""
+    """min or max per metric whose define_metric() rule gave a goal (an exact name wins over a glob).
+
+    >>> rules = [MetricRule("val/*", goal="maximize"), MetricRule("val/loss", goal="minimize")]
+    >>> declared_goals([rules], ["val/acc", "val/loss", "epoch"])
+    {'val/acc': 'max', 'val/loss': 'min'}
+    """
     goals: dict[str, str] = {}
     for run_rules in rules:
         for metric in metrics:
@@ -120,7 +125,11 @@ def declared_goals(rules: Iterable[list[MetricRule]], metrics: list[str]) -> dic
 
 
 def default_metric(metrics: list[str], goals: dict[str, str]) -> str | None:
-    """The metric the page opens with: one with a declared goal, else a loss or score, validation first."""
+    """The metric the page opens with: one with a declared goal, else a loss or score, validation first.
+
+    >>> default_metric(["epoch", "train_loss", "val_loss"], {}), default_metric(["acc", "val_loss"], {"acc": "max"})
+    ('val_loss', 'acc')
+    """
 
     def rank(key: str) -> tuple[bool, bool, bool, str]:
         named = bool(_MINIMIZED.search(key) or _MAXIMIZED.search(key))

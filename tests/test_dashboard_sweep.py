@@ -113,6 +113,15 @@ def test_the_sweep_endpoint_scores_a_group_by_its_declared_goal_and_hides_other_
     assert get(urllib.request.build_opener(), sweep_url(server, "ada"))[0] == 401
 
 
+def test_the_sweep_modules_examples_hold():
+    import doctest
+
+    from server import sweep
+
+    results = doctest.testmod(sweep, verbose=False)
+    assert results.attempted >= 3 and results.failed == 0
+
+
 def test_series_by_a_declared_step_metric_and_only_after_a_step(server):
     ada = server.user("ada")
     rule = {"_event": "metric", "name": "loss", "summary": ["min"], "goal": None, "step_metric": "epoch"}
