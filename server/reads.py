@@ -6,6 +6,7 @@ last value (NaN kept), so spikes and gaps stay visible without stride or random 
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 from typing import Any
 
@@ -133,6 +134,13 @@ def _chunks(connection: Connection, run_pk: int, key: str, since: int | None, co
     return list(connection.execute(select(*picked).where(where).order_by(series_chunks.c.seq)))
 
 
+def _first_timestamp(connection: Connection, run_pk: int, key: str) -> float:
+    """When the series began (relative time counts from it, also for a live chart's newest points)."""
+    where = and_(series_chunks.c.run_pk == run_pk, series_chunks.c.key == key)
+    first = connection.execute(select(series_chunks.c.timestamps).where(where).order_by(series_chunks.c.seq).limit(1))
+    return float(struct.unpack("<d", first.scalar_one()[:8])[0])
+
+
 def _step_metric_axis(connection: Connection, run_pk: int, step_metric: str, steps: Any) -> Any:
     """The step metric's value at each step: the one logged at that step, else the last before it (NaN: none yet).
 
@@ -191,8 +199,7 @@ def series(
     else:
         axis = np.concatenate([np.frombuffer(chunk.timestamps, "<f8") for chunk in chunks])
         if x == "relative":
-            first = _chunks(connection, run_pk, key, None, ("timestamps",))[0] if since is not None else chunks[0]
-            axis = axis - np.frombuffer(first.timestamps, "<f8")[0]
+            axis = axis - (axis[0] if since is None else _first_timestamp(connection, run_pk, key))
     keep = np.ones(len(axis), dtype=bool) if since is None else steps > since
     if x.startswith("metric:"):
         keep &= np.isfinite(axis)
