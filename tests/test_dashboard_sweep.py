@@ -189,6 +189,9 @@ def test_a_hydra_sweep_is_in_the_table_its_page_marks_the_best_run_and_its_group
 
         page.get_by_text("runs of this group").click()
         wait_for(lambda: rows(page) == 4, "the table, filtered by the group", timeout=60)
+        sweep_hash = "#/sweep/local/hydra-demo/" + urllib.parse.quote(group, safe="")
+        assert page.locator("a.sweep-link").is_visible()  # the group filter links its sweep page too
+        assert page.locator("a.sweep-link").get_attribute("href") == sweep_hash
         for run in runs:
             page.get_by_label(f"select {run.name}").check()
         page.fill("#f-group-by", "config.lr")

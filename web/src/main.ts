@@ -172,6 +172,7 @@ class RunsTable {
   private scroller = el("div", { class: "scroller", role: "table", tabindex: "0" });
   private spacer = el("div", { class: "spacer" });
   private count = el("span", { class: "count", role: "status" });
+  private sweepLink = el("a", { class: "sweep-link", hidden: "" }, "sweep page of this group"); // with the group filter
   private pages = new Map<number, Run[]>();
   private loading = new Set<number>();
   private total = 0;
@@ -180,7 +181,7 @@ class RunsTable {
 
   constructor() {
     this.scroller.append(this.spacer);
-    this.element.append(this.filters, this.count, this.head, this.scroller);
+    this.element.append(this.filters, this.count, " ", this.sweepLink, this.head, this.scroller);
     this.scroller.addEventListener("scroll", () => this.render());
   }
 
@@ -288,6 +289,9 @@ class RunsTable {
   render(): void {
     this.drawHead();
     this.count.textContent = `${this.total} run${this.total === 1 ? "" : "s"}`;
+    const top = this.pages.get(0)?.[0];
+    this.sweepLink.hidden = !(view.group && top);
+    if (view.group && top) this.sweepLink.setAttribute("href", sweepHref(top.entity, top.project, view.group));
     this.spacer.style.height = `${this.total * ROW}px`;
     clear(this.spacer);
     const first = Math.max(0, Math.floor(this.scroller.scrollTop / ROW) - 10);
