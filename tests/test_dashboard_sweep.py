@@ -38,7 +38,7 @@ def post(server: LiveServer, key: str, entity: str, run_id: str, records: list, 
         assert answer.status == 200
 
 
-def post_sweep(server: LiveServer, key: str, entity: str) -> dict[str, float]:
+def post_sweep(server: LiveServer, key: str, entity: str, **more_config: str) -> dict[str, float]:
     """Four runs of group "g" (lr x seed; the last one failed) that declare acc's goal as maximize; acc by run id."""
     accs = {}
     for index, (lr, seed) in enumerate(SWEPT):
@@ -54,7 +54,12 @@ def post_sweep(server: LiveServer, key: str, entity: str) -> dict[str, float]:
             run_id,
             [rule, *rows],
             run={"name": f"lr={lr},seed={seed}", "group": "g", "state": state},
-            config={"lr": lr, "seed": seed, "epochs": 10},
+            config={
+                "lr": lr,
+                "seed": seed,
+                "epochs": 10,
+                **{name: f"{value}{lr}" for name, value in more_config.items()},
+            },
             summary={"acc": acc, "loss": 1 - acc, "_step": 9},
         )
     return accs
@@ -306,7 +311,7 @@ def test_the_team_servers_sweep_page_is_signed_in_and_shows_no_other_entitys_swe
     server = LiveServer(tmp_path / "server", None).start()
     try:
         ada, bob = server.user("ada"), server.user("bob")
-        post_sweep(server, ada, "ada")
+        post_sweep(server, ada, "ada", optimizer="adam-")  # a string parameter: a categorical axis
         post_sweep(server, bob, "bob")
         page.goto(server.url + "/#/sweep/ada/sweeps/g")
         page.locator("#key").wait_for(timeout=TIMEOUT_MS)
@@ -317,6 +322,9 @@ def test_the_team_servers_sweep_page_is_signed_in_and_shows_no_other_entitys_swe
         wait_for(lambda: page.evaluate(hook) == "r1", "ada's sweep with its best run marked", 60)
         assert page.locator("table.sweep-runs tr.best[data-run='r1']").count() == 1
         assert page.locator(".states [data-state='failed']").inner_text() == "1 failed"
+        assert page.evaluate("() => window.__tracker.sweep.params") == ["lr", "optimizer", "seed"]
+        ticks = page.locator("svg text.tick").all_text_contents()
+        assert "adam-0.1" in ticks and "adam-0.01" in ticks  # each category named on its axis
         page.screenshot(path=str(tmp_path / "sweep-server.png"), full_page=True)
         page.goto(server.url + "/#/sweep/bob/sweeps/g")
         page.get_by_text("no sweep 'g' in bob/sweeps").wait_for(timeout=TIMEOUT_MS)
