@@ -19,7 +19,7 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from server.schema import history_chunks, journal_cursors, runs, series_chunks
+from server.schema import history_chunks, journal_cursors, metric_rules, runs, series_chunks
 from tracker._journal import (
     EVENT,
     FINAL_STATES,
@@ -246,7 +246,7 @@ def _replaced(connection: Connection, run_pk: int, batch: dict[str, Any]) -> boo
 
 def _forget(connection: Connection, run_pk: int) -> None:
     """Drop what the server has of a replaced run, as the client did (uploaded files are overwritten as they come)."""
-    for table in (history_chunks, series_chunks, journal_cursors):
+    for table in (history_chunks, series_chunks, journal_cursors, metric_rules):
         connection.execute(table.delete().where(table.c.run_pk == run_pk))
     connection.execute(
         update(runs)
@@ -262,6 +262,24 @@ def _forget(connection: Connection, run_pk: int) -> None:
             run_metadata={},
         )
     )
+
+
+def _define_metric(connection: Connection, run_pk: int, event: dict[str, Any]) -> None:
+    """Keep a define_metric() rule, replacing an earlier one of the same name, as the run's summary does.
+
+    A name or step metric longer than any series key names no chart, and is not kept.
+    """
+    name, step_metric = event["name"], event.get("step_metric")
+    if len(name) > MAX_SERIES_KEY or (step_metric is not None and len(step_metric) > MAX_SERIES_KEY):
+        return
+    rule = {
+        "step_metric": step_metric,
+        "goal": event.get("goal"),
+        "summary": event.get("summary") or ["last"],
+        "hidden": bool(event.get("hidden")),
+    }
+    statement = _insert(connection)(metric_rules).values(run_pk=run_pk, name=name, **rule)
+    connection.execute(statement.on_conflict_do_update(index_elements=["run_pk", "name"], set_=rule))
 
 
 def apply(connection: Connection, entity_id: int, project: str, run_id: str, batch: dict[str, Any]) -> Outcome:
@@ -329,6 +347,8 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
             values["preempting"] = True
         elif event[EVENT] == "resume":
             values.update(state="running", exit_code=None, preempting=False)
+        elif event[EVENT] == "metric":
+            _define_metric(connection, run_pk, event)
     if run.get("state") is not None and "state" not in values:
         values["state"] = run["state"]
     for field, column in (("config", "config"), ("metadata", "run_metadata"), ("summary", "summary")):

@@ -6,6 +6,7 @@ last value (NaN kept), so spikes and gaps stay visible without stride or random 
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,9 +14,11 @@ import orjson
 from sqlalchemy import Connection, Row, and_, select
 
 from server.schema import entities, history_chunks, runs, series_chunks
+from server.schema import metric_rules as metric_rules_table
 from tracker._api import merge_rows
 from tracker._journal import record_problem
 from tracker._metadata import utc_now_iso
+from tracker._summary import MetricRule
 
 X_AXES = ("step", "timestamp", "relative")
 
@@ -149,6 +152,57 @@ def series_keys(connection: Connection, run_pk: int) -> list[str]:
     )
 
 
+def metric_rules(connection: Connection, run_pks: list[int]) -> dict[int, list[MetricRule]]:
+    """Each run's define_metric() rules (runs without any are left out)."""
+    found: dict[int, list[MetricRule]] = {}
+    query = select(metric_rules_table).where(metric_rules_table.c.run_pk.in_(run_pks))
+    for row in connection.execute(query.order_by(metric_rules_table.c.run_pk, metric_rules_table.c.name)):
+        rule = MetricRule(row.name, tuple(row.summary), row.step_metric, row.goal, row.hidden)
+        found.setdefault(row.run_pk, []).append(rule)
+    return found
+
+
+def _chunks(connection: Connection, run_pk: int, key: str, since: int | None, columns: tuple[str, ...]) -> list[Any]:
+    """A key's chunks in order; with ``since``, only those holding a step after it."""
+    where = and_(series_chunks.c.run_pk == run_pk, series_chunks.c.key == key)
+    if since is not None:
+        where = and_(where, series_chunks.c.last_step > since)
+    picked = [series_chunks.c[column] for column in columns]
+    return list(connection.execute(select(*picked).where(where).order_by(series_chunks.c.seq)))
+
+
+def _first_timestamp(connection: Connection, run_pk: int, key: str) -> float:
+    """When the series began (relative time counts from it, also for a live chart's newest points)."""
+    where = and_(series_chunks.c.run_pk == run_pk, series_chunks.c.key == key)
+    first = connection.execute(select(series_chunks.c.timestamps).where(where).order_by(series_chunks.c.seq).limit(1))
+    return float(struct.unpack("<d", first.scalar_one()[:8])[0])
+
+
+def _step_metric_axis(connection: Connection, run_pk: int, step_metric: str, steps: Any) -> Any:
+    """The step metric's value at each step: the one logged at that step, else the last before it (NaN: none yet).
+
+    Only the chunks from the one before ``steps`` begin are read, so a live chart's update stays small.
+    """
+    import numpy as np
+
+    where = and_(series_chunks.c.run_pk == run_pk, series_chunks.c.key == step_metric)
+    first = int(steps.min())
+    columns = (series_chunks.c.steps, series_chunks.c["values"])
+    before = connection.execute(
+        select(*columns).where(where, series_chunks.c.last_step < first).order_by(series_chunks.c.seq.desc()).limit(1)
+    ).all()
+    after = connection.execute(
+        select(*columns).where(where, series_chunks.c.last_step >= first).order_by(series_chunks.c.seq)
+    ).all()
+    chunks = before + after
+    if not chunks:
+        return np.full(len(steps), np.nan)
+    known = np.concatenate([np.frombuffer(chunk.steps, "<i8") for chunk in chunks])
+    values = np.concatenate([np.frombuffer(chunk.values, "<f8") for chunk in chunks])
+    at = np.searchsorted(known, steps, side="right") - 1
+    return np.where(at >= 0, values[np.maximum(at, 0)], np.nan)
+
+
 def series(
     connection: Connection,
     run_pk: int,
@@ -158,45 +212,48 @@ def series(
     x: str = "step",
     start: float | None = None,
     stop: float | None = None,
+    since: int | None = None,
 ) -> dict[str, Any]:
-    """One metric of one run, at most ``buckets`` points of (x, min, max, last) over [start, stop]."""
+    """One metric of one run, at most ``buckets`` points of (x, min, max, last) over [start, stop].
+
+    ``x`` is step, timestamp, relative (seconds since the series began) or ``metric:KEY``, a step metric
+    declared with define_metric(step_metric=KEY). With ``since`` (a step), only the points logged after
+    it: a live chart appends them. ``step`` in the answer is the last step the series holds, the next
+    ``since``.
+    """
     import numpy as np
 
-    chunks = list(
-        connection.execute(
-            select(series_chunks.c.steps, series_chunks.c.timestamps, series_chunks.c["values"])
-            .where(and_(series_chunks.c.run_pk == run_pk, series_chunks.c.key == key))
-            .order_by(series_chunks.c.seq)
-        )
-    )
+    chunks = _chunks(connection, run_pk, key, since, ("steps", "timestamps", "values"))
+    empty = {"key": key, "x_axis": x, "count": 0, "step": since, "x": [], "min": [], "max": [], "last": []}
     if not chunks:
-        return {"key": key, "x_axis": x, "count": 0, "x": [], "min": [], "max": [], "last": []}
+        return empty
     steps = np.concatenate([np.frombuffer(chunk.steps, "<i8") for chunk in chunks])
     values = np.concatenate([np.frombuffer(chunk.values, "<f8") for chunk in chunks])
     if x == "step":
         axis = steps.astype("f8")
+    elif x.startswith("metric:"):
+        axis = _step_metric_axis(connection, run_pk, x[7:], steps)
     else:
         axis = np.concatenate([np.frombuffer(chunk.timestamps, "<f8") for chunk in chunks])
         if x == "relative":
-            axis = axis - axis[0]
-    keep = np.ones(len(axis), dtype=bool)
+            axis = axis - (axis[0] if since is None else _first_timestamp(connection, run_pk, key))
+    keep = np.ones(len(axis), dtype=bool) if since is None else steps > since
+    if x.startswith("metric:"):
+        keep &= np.isfinite(axis)
     if start is not None:
         keep &= axis >= start
     if stop is not None:
         keep &= axis <= stop
+    last_step = int(steps.max())
     axis, values = axis[keep], values[keep]
+    if len(axis) and np.any(np.diff(axis) < 0):  # a step metric need not grow: buckets need x in order
+        order = np.argsort(axis, kind="stable")
+        axis, values = axis[order], values[order]
     count = len(axis)
     if count <= buckets:
         listed = _listed(values)
-        return {
-            "key": key,
-            "x_axis": x,
-            "count": count,
-            "x": axis.tolist(),
-            "min": listed,
-            "max": listed,
-            "last": listed,
-        }
+        points = {"x": axis.tolist(), "min": listed, "max": listed, "last": listed}
+        return {**empty, "count": count, "step": last_step, **points}
     edges = np.linspace(axis[0], axis[-1], buckets + 1)
     index = np.clip(np.searchsorted(edges, axis, side="right") - 1, 0, buckets - 1)
     starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
@@ -205,9 +262,9 @@ def series(
         lows = np.fmin.reduceat(values, starts)
         highs = np.fmax.reduceat(values, starts)
     return {
-        "key": key,
-        "x_axis": x,
+        **empty,
         "count": count,
+        "step": last_step,
         "x": axis[ends].tolist(),
         "min": _listed(lows),
         "max": _listed(highs),

@@ -1,4 +1,5 @@
-"""The server's tables (SQLAlchemy Core): accounts and keys, runs, ingest cursors, history and series chunks.
+"""The server's tables (SQLAlchemy Core): accounts and keys, runs, ingest cursors, history and series chunks,
+and each run's define_metric() rules.
 
 History arrives in batches; each batch is stored as one chunk of rows (for exact reads) and, per numeric
 key, one chunk of packed arrays (for charts), so ingesting 10,000 rows costs a handful of inserts.
@@ -120,4 +121,16 @@ series_chunks = Table(
     Column("steps", LargeBinary, nullable=False),  # int64 little-endian
     Column("timestamps", LargeBinary, nullable=False),  # float64 little-endian
     Column("values", LargeBinary, nullable=False),  # float64 little-endian (NaN kept)
+)
+
+# define_metric() rules, the newest per run and name: charts read step_metric (an x axis), sweeps read goal
+metric_rules = Table(
+    "metric_rules",
+    metadata,
+    Column("run_pk", ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(256), primary_key=True),  # a metric or a trailing-* glob of them
+    Column("step_metric", String(256), nullable=True),
+    Column("goal", String(16), nullable=True),  # minimize or maximize
+    Column("summary", JSON, nullable=False),
+    Column("hidden", Boolean, nullable=False),
 )

@@ -5,7 +5,7 @@ A browser signs in once with an API key; the key never reaches a URL or a cookie
 every request, so revoking it ends its sessions. State-changing requests carry a CSRF token derived from
 the session. Under ``tracker ui`` (``ServerSettings.local_entity``) every request acts for the local store.
 The runs table's queries are answered by ``server.table``; series by ``server.reads``; the run page by
-``server.runpage``.
+``server.runpage``; sweeps by ``server.sweep``.
 """
 
 import base64
@@ -21,7 +21,7 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 
-from server import accounts, reads, runpage, table
+from server import accounts, reads, runpage, sweep, table
 
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
 SESSION_COOKIE = "tracker_session"
@@ -30,6 +30,7 @@ MAX_PAGE = 1000
 _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".json": "application/json"}
 _STATES = "^(running|finished|failed|crashed|preempted)$"
 _RUN_REF = re.compile(r"^([^/]+)/([^/]+)/([^/]+)$")
+_X_AXIS = r"^(step|timestamp|relative|metric:.{1,256})$"  # metric:KEY, a step metric of define_metric()
 
 
 def session_secret(settings: Any) -> bytes:
@@ -232,7 +233,9 @@ def router(settings: Any) -> APIRouter:
         with request.app.state.store.reading() as connection:
             for _, row in rows:
                 keys.update(reads.series_keys(connection, row.id))
-        return {"keys": sorted(keys)}
+            rules = reads.metric_rules(connection, [row.id for _, row in rows])
+        steps = {rule.step_metric for found in rules.values() for rule in found if rule.step_metric}
+        return {"keys": sorted(keys), "step_metrics": sorted(steps)}
 
     @routes.get("/api/ui/series")
     def many_series(
@@ -241,23 +244,60 @@ def router(settings: Any) -> APIRouter:
         key: Annotated[str, Query(min_length=1, max_length=256)],
         run: Annotated[list[str] | None, Query(max_length=200)] = None,
         buckets: Annotated[int, Query(ge=1, le=10000)] = 1000,
-        x: Annotated[str, Query(pattern="^(step|timestamp|relative)$")] = "step",
+        x: Annotated[str, Query(pattern=_X_AXIS)] = "step",
         start: Annotated[float | None, Query(allow_inf_nan=False)] = None,
         stop: Annotated[float | None, Query(allow_inf_nan=False)] = None,
         group_by: Annotated[str | None, Query(pattern=r"^(group|config\..+)$", max_length=300)] = None,
+        since: Annotated[list[int] | None, Query(max_length=200)] = None,
     ) -> Any:
+        """Each run's series; ``since`` (one step per run, in the order of ``run``) asks only for newer points."""
+        if since is not None and len(since) != len(run or []):
+            raise HTTPException(400, f"since: {len(since)} value(s) for {len(run or [])} run(s); give one step per run")
+        after = dict(zip(run or [], since or [], strict=False))
         rows = resolve(request, who, run or [])
         now = time.time()
         answer = []
         with request.app.state.store.reading() as connection:
             for reference, row in rows:
-                series = reads.series(connection, row.id, key, buckets=buckets, x=x, start=start, stop=stop)
+                series = reads.series(
+                    connection, row.id, key, buckets=buckets, x=x, start=start, stop=stop, since=after.get(reference)
+                )
                 state = reads.state_of(row, now, settings.heartbeat_timeout)
                 described = {"run": reference, "name": row.name, "state": state, **series}
                 if group_by is not None:
                     described["group_value"] = _group_value(row, group_by)
                 answer.append(described)
         return _json({"series": answer})
+
+    @routes.get("/api/ui/sweep")
+    def sweep_page(
+        request: Request,
+        who: Viewer,
+        entity: Annotated[str, Query(min_length=1, max_length=128)],
+        project: Annotated[str, Query(min_length=1, max_length=128)],
+        group: Annotated[str, Query(min_length=1, max_length=1024)],
+        metric: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+        goal: Annotated[str | None, Query(pattern="^(min|max)$")] = None,
+        seed_key: Annotated[str, Query(max_length=300)] = "seed",  # "": no key holds repeats
+    ) -> Any:
+        with request.app.state.store.reading() as connection:
+            try:
+                found = sweep.describe(
+                    connection,
+                    who.entities,
+                    entity,
+                    project,
+                    group,
+                    metric=metric,
+                    goal=goal,
+                    seed_key=seed_key,
+                    heartbeat_timeout=settings.heartbeat_timeout,
+                )
+            except ValueError as error:
+                raise HTTPException(400, str(error)) from None
+        if found is None:
+            raise HTTPException(404, f"no sweep {group!r} in {entity}/{project}")
+        return _json(found)
 
     return routes
 

@@ -46,10 +46,17 @@ def print_jobs(manifest: SweepManifest, api: tracker.Api, metric: str | None) ->
     console.table(f"sweep {manifest.group!r}: project {manifest.project} in {api.root}", columns, cells)
 
 
-def _number(value: Any) -> float | None:
+def metric_value(value: Any) -> float | None:
+    """A summary value as a metric: a finite number, else None (strings, bools, NaN and dicts do not score)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def varying_keys(flat_configs: list[dict[str, Any]]) -> list[str]:
+    """The swept parameters: flattened config keys whose value differs between runs (missing counts as a value)."""
+    keys = {key for flat in flat_configs for key in flat}
+    return sorted(key for key in keys if len({orjson.dumps(flat.get(key), default=str) for flat in flat_configs}) > 1)
 
 
 def results(runs: list[Any], metric: str, goal: str = "min", seed_key: str = "seed") -> list[dict[str, Any]]:
@@ -72,17 +79,10 @@ def results(runs: list[Any], metric: str, goal: str = "min", seed_key: str = "se
             row["excluded"] += 1
             continue
         row["seeds"].append(flatten(run.config).get(seed_key))
-        value = _number(run.summary.get(metric))
+        value = metric_value(run.summary.get(metric))
         if value is not None:
             row["values"].append(value)
-    varying = sorted(
-        {
-            key
-            for flat in flat_configs
-            for key in flat
-            if len({orjson.dumps(c.get(key), default=str) for c in flat_configs}) > 1
-        }
-    )
+    varying = varying_keys(flat_configs)
     rows = []
     for row in by_config.values():
         values = row.pop("values")
@@ -97,6 +97,18 @@ def results(runs: list[Any], metric: str, goal: str = "min", seed_key: str = "se
     if scored:
         scored[0]["best"] = True
     return scored + [row for row in rows if row["mean"] is None]
+
+
+def best_run(runs: list[Any], metric: str, goal: str = "min") -> str | None:
+    """The id of the finished run with the best value of ``metric`` (as ``results`` counts runs), or None."""
+    scored = [
+        (value, run.id)
+        for run in runs
+        if run.state == "finished" and (value := metric_value(run.summary.get(metric))) is not None
+    ]
+    if not scored:
+        return None
+    return (max if goal == "max" else min)(scored, key=lambda pair: pair[0])[1]
 
 
 FAILED_STATES = ("failed", "crashed")

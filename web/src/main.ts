@@ -1,5 +1,6 @@
 // The dashboard: sign-in, the runs table (paged and filtered by the server, rows virtualised) and the
-// charts workspace (one uPlot panel per metric, downsampled by the server, re-bucketed on zoom, live).
+// charts workspace (one uPlot panel per metric, downsampled by the server, re-bucketed on zoom, live:
+// running runs fetch only their new steps); the sweep page is sweep.ts, routed by the location hash.
 // User data only ever reaches the DOM through textContent (el()), never as HTML.
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
@@ -11,6 +12,7 @@ import { route, hashOf, runHash, compareHash, pageParams } from "./url";
 import { cellText, duration } from "./values";
 import { runPage } from "./runpage";
 import { comparePage } from "./compare";
+import { sweepHref, sweepPage, sweepRoute } from "./sweep";
 
 type Run = {
   entity: string; project: string; id: string; name: string; group: string | null; job_type: string | null;
@@ -22,7 +24,7 @@ type Page = { total: number; offset: number; runs: Run[]; facets: Facets };
 type Value = number | string | null;
 type Series = {
   run: string; name: string; state: string; count: number; x: number[]; min: Value[]; max: Value[]; last: Value[];
-  group_value?: string;
+  group_value?: string; step: number | null; // the last step the server has: the next request's since
 };
 
 const ROW = 28;
@@ -34,12 +36,17 @@ const STATES = ["running", "finished", "failed", "crashed", "preempted"];
 // the view, mirrored in the URL so that pasting it opens the same view
 const view = {
   project: "", q: "", group: "", tag: "", state: "", job_type: "", sort: "created_at", order: "desc",
-  cols: [] as string[], sel: [] as string[], metrics: "", smoothing: 0, x: "step", log: false, groupBy: "",
+  cols: [] as string[], sel: [] as string[], metrics: "", smoothing: 0, x: "step", log: false, groupBy: "", band: "",
 };
 const defaults = JSON.stringify(view);
 // what tests and benchmarks read: the series each panel drew; first paints in ms since navigation started
 type TestHook = {
-  panels: Record<string, { series: string[]; points: number[] }>;
+  // per panel: series drawn, their points and last x, the band kind, each band's mean width, polygons filled
+  // and the x range on screen
+  panels: Record<string, {
+    series: string[]; points: number[]; lastX: (number | null)[]; band: string; widths: (number | null)[];
+    bands: number; xRange: [number, number] | null;
+  }>;
   table: { total: number; firstPaint: number };
   firstChart: number;
 };
@@ -49,7 +56,7 @@ const hook: TestHook = { panels: {}, table: { total: -1, firstPaint: -1 }, first
 function readUrl(): void {
   Object.assign(view, JSON.parse(defaults));
   const params = route().params;
-  for (const key of ["project", "q", "group", "tag", "state", "job_type", "sort", "order", "metrics", "x", "groupBy"] as const) {
+  for (const key of ["project", "q", "group", "tag", "state", "job_type", "sort", "order", "metrics", "x", "groupBy", "band"] as const) {
     const value = params.get(key);
     if (value !== null) view[key] = value;
   }
@@ -61,7 +68,7 @@ function readUrl(): void {
 
 function writeUrl(): void {
   const params = new URLSearchParams();
-  for (const key of ["project", "q", "group", "tag", "state", "job_type", "sort", "order", "metrics", "x", "groupBy"] as const) {
+  for (const key of ["project", "q", "group", "tag", "state", "job_type", "sort", "order", "metrics", "x", "groupBy", "band"] as const) {
     if (view[key]) params.set(key, view[key]);
   }
   view.cols.forEach((col) => params.append("col", col));
@@ -72,15 +79,15 @@ function writeUrl(): void {
 }
 
 const root = document.getElementById("app") as HTMLElement;
-let timer = 0;
+let me: { user: string; local: boolean; csrf: string } | null = null;
+let leave = (): void => {}; // stops the shown page's polling
 let generation = 0;
 
 async function start(): Promise<void> {
-  readUrl();
   try {
-    const me = await api<{ user: string; local: boolean; csrf: string }>("GET", "/api/ui/me");
+    me = await api<{ user: string; local: boolean; csrf: string }>("GET", "/api/ui/me");
     setCsrf(me.csrf);
-    show(me.user, me.local);
+    show();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) signIn();
     else throw error;
@@ -88,6 +95,9 @@ async function start(): Promise<void> {
 }
 
 function signIn(message = ""): void {
+  leave();
+  leave = () => {};
+  me = null;
   clear(root);
   const key = el("input", { type: "password", id: "key", autocomplete: "off", required: "" }) as HTMLInputElement;
   const problem = el("p", { class: "problem", role: "alert" }, message);
@@ -108,22 +118,28 @@ function signIn(message = ""): void {
   key.focus();
 }
 
-// the page the URL names: a run (#/run/ENTITY/PROJECT/ID), a comparison (#/compare?sel=...), or the workspace
-function show(user: string, local: boolean): void {
-  clearInterval(timer);
+// the page the URL names: a run (#/run/ENTITY/PROJECT/ID), a comparison (#/compare?sel=...), a sweep
+// (#/sweep/ENTITY/PROJECT/GROUP), or the workspace
+function show(): void {
+  if (!me) return;
+  leave();
+  leave = () => {};
   clear(root);
   pageParams.clear();
   hook.panels = {};
-  const { path, params } = route();
-  const header = el("header", {}, el("h1", {}, el("a", { href: "#" }, "tracker")), el("span", { class: "who" }, local ? "local store" : user));
-  if (!local) {
-    const out = el("button", { type: "button" }, "Sign out");
-    out.addEventListener("click", async () => { await api("DELETE", "/api/ui/session"); signIn(); });
-    header.append(out);
+  const top = header(me.user, me.local);
+  const sweep = sweepRoute(location.hash);
+  if (sweep) {
+    leave = sweepPage(root, top, sweep);
+    return;
   }
-  root.append(header);
+  readUrl();
+  const { path, params } = route();
+  root.append(top);
   // the workspace's chart panels for the runs a page shows
   const shown = ++generation;
+  let timer = 0;
+  leave = () => clearInterval(timer);
   const charts = (refs: string[]) => (): HTMLElement => {
     if (shown !== generation) return el("div"); // a page the user has already left
     view.sel = refs;
@@ -134,10 +150,21 @@ function show(user: string, local: boolean): void {
   };
   if (path[0] === "run" && path.length === 4) runPage(root, path.slice(1).join("/"), params, charts([path.slice(1).join("/")]), writeUrl);
   else if (path[0] === "compare") comparePage(root, view.sel, params, charts(view.sel), writeUrl);
-  else workspace(header);
+  else leave = workspace(top);
+}
+window.addEventListener("hashchange", show);
+
+function header(user: string, local: boolean): HTMLElement {
+  const top = el("header", {}, el("h1", {}, el("a", { href: "#" }, "tracker")), el("span", { class: "who" }, local ? "local store" : user));
+  if (!local) {
+    const out = el("button", { type: "button" }, "Sign out");
+    out.addEventListener("click", async () => { await api("DELETE", "/api/ui/session"); signIn(); });
+    top.append(out);
+  }
+  return top;
 }
 
-function workspace(header: HTMLElement): void {
+function workspace(top: HTMLElement): () => void {
   const table = new RunsTable();
   const charts = new Charts();
   const compare = el("button", { type: "button", id: "compare" }, "Compare selected") as HTMLButtonElement;
@@ -145,12 +172,13 @@ function workspace(header: HTMLElement): void {
   const selected = (): void => { compare.disabled = view.sel.length < 2; };
   table.onSelect = () => { selected(); charts.refresh(true); };
   table.onFacets = (facets) => charts.setGroupKeys(facets.config);
-  header.insertBefore(compare, header.querySelector(".who"));
+  top.insertBefore(compare, top.querySelector(".who"));
   selected();
   root.append(table.element, charts.element);
   table.reload();
   charts.refresh(true);
-  timer = window.setInterval(() => { table.poll(); charts.poll(); }, POLL_MS);
+  const timer = setInterval(() => { table.poll(); charts.poll(); }, POLL_MS);
+  return () => clearInterval(timer);
 }
 
 function select(label: string, name: string, options: string[], value: string, change: (v: string) => void): HTMLElement {
@@ -171,6 +199,7 @@ class RunsTable {
   private scroller = el("div", { class: "scroller", role: "table", tabindex: "0" });
   private spacer = el("div", { class: "spacer" });
   private count = el("span", { class: "count", role: "status" });
+  private sweepLink = el("a", { class: "sweep-link", hidden: "" }, "sweep page of this group"); // with the group filter
   private pages = new Map<number, Run[]>();
   private loading = new Set<number>();
   private total = 0;
@@ -179,7 +208,7 @@ class RunsTable {
 
   constructor() {
     this.scroller.append(this.spacer);
-    this.element.append(this.filters, this.count, this.head, this.scroller);
+    this.element.append(this.filters, this.count, " ", this.sweepLink, this.head, this.scroller);
     this.scroller.addEventListener("scroll", () => this.render());
   }
 
@@ -288,6 +317,9 @@ let generation = 0;
   render(): void {
     this.drawHead();
     this.count.textContent = `${this.total} run${this.total === 1 ? "" : "s"}`;
+    const top = this.pages.get(0)?.[0];
+    this.sweepLink.hidden = !(view.group && top);
+    if (view.group && top) this.sweepLink.setAttribute("href", sweepHref(top.entity, top.project, view.group));
     this.spacer.style.height = `${this.total * ROW}px`;
     clear(this.spacer);
     const first = Math.max(0, Math.floor(this.scroller.scrollTop / ROW) - 10);
@@ -314,7 +346,7 @@ let generation = 0;
         el("span", {}, box),
         el("span", { class: `state state-${run.state}` }, run.state),
         el("span", { class: "name", title: run.id }, el("a", { href: runHash(ref) }, run.name)),
-        el("span", {}, run.group ?? ""),
+        el("span", {}, run.group ? el("a", { href: sweepHref(run.entity, run.project, run.group), title: "sweep page" }, run.group) : ""),
         el("span", { class: "tags" }, ...run.tags.map((tag) => el("span", { class: "tag" }, tag))),
         el("span", {}, run.created_at.replace("T", " ").replace(/\.\d+/, "").replace("Z", "")),
         el("span", {}, duration(run.runtime)),
@@ -327,8 +359,13 @@ let generation = 0;
 }
 
 type Panel = {
-  key: string; element: HTMLElement; plot: uPlot | null; zoom: [number, number] | null; names: string[]; series: Series[];
+  key: string; element: HTMLElement; plot: uPlot | null; zoom: [number, number] | null; names: string[];
+  raw: Series[]; // each run's series as the server sent it, grown by live updates
+  series: Series[]; // what is drawn: the runs, or their groups
+  asked: number; // whole fetches asked for: an answer to an older one is stale (the selection or zoom moved on)
 };
+
+const X_AXES: [string, string][] = [["step", "step"], ["timestamp", "wall time"], ["relative", "relative time"]];
 
 class Charts {
   element = el("section", { class: "charts", "aria-label": "charts" });
@@ -336,7 +373,10 @@ class Charts {
   private grid = el("div", { class: "panels" });
   private panels = new Map<string, Panel>();
   private live = false;
+  private polling = false; // one live update at a time, so that no step is appended twice
   private groupKeys: HTMLElement;
+  private xAxis: HTMLSelectElement;
+  private stepMetrics: string[] = [];
 
   setGroupKeys(config: string[]): void {
     clear(this.groupKeys);
@@ -347,24 +387,40 @@ class Charts {
     const metrics = el("input", { type: "search", id: "f-metrics", placeholder: "regex", value: view.metrics }) as HTMLInputElement;
     metrics.addEventListener("change", () => { view.metrics = metrics.value; writeUrl(); this.refresh(true); });
     const smoothing = el("input", { type: "range", id: "f-smoothing", min: "0", max: "0.99", step: "0.01", value: String(view.smoothing) }) as HTMLInputElement;
-    smoothing.addEventListener("change", () => { view.smoothing = Number(smoothing.value); writeUrl(); this.refresh(false); });
-    const xAxis = el("select", { id: "f-x" }, ...["step", "timestamp", "relative"].map((x) => el("option", { value: x }, x === "timestamp" ? "wall time" : x === "relative" ? "relative time" : x))) as HTMLSelectElement;
-    xAxis.value = view.x;
-    xAxis.addEventListener("change", () => { view.x = xAxis.value; writeUrl(); this.rebuild(); });
+    smoothing.addEventListener("change", () => { view.smoothing = Number(smoothing.value); writeUrl(); this.redraw(); });
+    this.xAxis = el("select", { id: "f-x" }) as HTMLSelectElement;
+    this.setStepMetrics([]);
+    this.xAxis.addEventListener("change", () => { view.x = this.xAxis.value; writeUrl(); this.rebuild(); });
     const log = el("input", { type: "checkbox", id: "f-log" }) as HTMLInputElement;
     log.checked = view.log;
     log.addEventListener("change", () => { view.log = log.checked; writeUrl(); this.rebuild(); });
     const groupBy = el("input", { type: "text", id: "f-group-by", list: "group-by-keys", placeholder: "group or config.KEY", value: view.groupBy }) as HTMLInputElement;
     groupBy.addEventListener("change", () => { view.groupBy = groupBy.value.trim(); writeUrl(); this.rebuild(); });
     this.groupKeys = el("datalist", { id: "group-by-keys" });
+    const band = el("select", { id: "f-band" }, el("option", { value: "" }, "min-max"), el("option", { value: "std" }, "± std")) as HTMLSelectElement;
+    band.value = view.band;
+    band.addEventListener("change", () => { view.band = band.value; writeUrl(); this.redraw(); });
     this.controls.append(
       el("label", { class: "field" }, "metrics", metrics),
       el("label", { class: "field" }, "group by", groupBy, this.groupKeys),
+      el("label", { class: "field" }, "group band", band),
       el("label", { class: "field" }, "smoothing", smoothing),
-      el("label", { class: "field" }, "x axis", xAxis),
+      el("label", { class: "field" }, "x axis", this.xAxis),
       el("label", { class: "field" }, log, "log scale"),
     );
     this.element.append(this.controls, this.grid);
+  }
+
+  // x axis choices: step, times, and the step metrics the selected runs declared (define_metric(step_metric=))
+  private setStepMetrics(names: string[]): void {
+    const wanted = view.x.startsWith("metric:") && !names.includes(view.x.slice(7)) ? [...names, view.x.slice(7)] : names;
+    if (this.xAxis.options.length && wanted.join("\0") === this.stepMetrics.join("\0")) return;
+    this.stepMetrics = wanted;
+    clear(this.xAxis);
+    for (const [value, label] of [...X_AXES, ...wanted.map((name) => ["metric:" + name, name])]) {
+      this.xAxis.append(el("option", { value }, label));
+    }
+    this.xAxis.value = view.x;
   }
 
   private rebuild(): void {
@@ -372,54 +428,125 @@ class Charts {
     this.refresh(false);
   }
 
-  async refresh(keysChanged: boolean): Promise<void> {
-    if (keysChanged) {
-      const params = new URLSearchParams();
-      view.sel.forEach((ref) => params.append("run", ref));
-      const { keys } = view.sel.length ? await api<{ keys: string[] }>("GET", "/api/ui/keys?" + params) : { keys: [] };
-      let pattern: RegExp;
-      try { pattern = new RegExp(view.metrics || ""); } catch { pattern = /(?:)/; }
-      const wanted = keys.filter((key) => pattern.test(key));
-      for (const [key, panel] of this.panels) {
-        if (!wanted.includes(key)) { panel.plot?.destroy(); panel.element.remove(); this.panels.delete(key); delete hook.panels[key]; }
-      }
-      for (const key of wanted) {
-        if (!this.panels.has(key)) {
-          const element = el("figure", { class: "panel", "data-metric": key }, el("figcaption", {}, key));
-          this.grid.append(element);
-          this.panels.set(key, { key, element, plot: null, zoom: null, names: [], series: [] });
-        }
+  // panels for the selected runs' keys that match the regex; the answer lists the panels that are new
+  private async syncPanels(): Promise<Panel[]> {
+    const params = new URLSearchParams();
+    view.sel.forEach((ref) => params.append("run", ref));
+    const empty = { keys: [] as string[], step_metrics: [] as string[] };
+    const found = view.sel.length ? await api<typeof empty>("GET", "/api/ui/keys?" + params) : empty;
+    this.setStepMetrics(found.step_metrics);
+    let pattern: RegExp;
+    try { pattern = new RegExp(view.metrics || ""); } catch { pattern = /(?:)/; }
+    const wanted = found.keys.filter((key) => pattern.test(key));
+    for (const [key, panel] of this.panels) {
+      if (!wanted.includes(key)) { panel.plot?.destroy(); panel.element.remove(); this.panels.delete(key); delete hook.panels[key]; }
+    }
+    const added: Panel[] = [];
+    for (const key of wanted) {
+      if (!this.panels.has(key)) {
+        const element = el("figure", { class: "panel", "data-metric": key }, el("figcaption", {}, key));
+        this.grid.append(element);
+        const panel: Panel = { key, element, plot: null, zoom: null, names: [], raw: [], series: [], asked: 0 };
+        this.panels.set(key, panel);
+        added.push(panel);
       }
     }
+    return added;
+  }
+
+  // keysChanged: the selection or the regex changed (panels may come and go); either way series are fetched whole
+  async refresh(keysChanged: boolean): Promise<void> {
+    if (keysChanged) await this.syncPanels();
     await Promise.all([...this.panels.values()].map((panel) => this.draw(panel)));
   }
 
-  poll(): void {
-    if (this.live) this.refresh(true);
+  // the same series drawn anew (smoothing, band kind): nothing to fetch
+  private redraw(): void {
+    for (const panel of this.panels.values()) this.show(panel);
+  }
+
+  // live: new panels are drawn whole; the others ask only for the steps after the last one they have
+  async poll(): Promise<void> {
+    if (this.polling || (!this.live && (this.panels.size || !view.sel.length))) return;
+    this.polling = true;
+    try {
+      const added = await this.syncPanels();
+      await Promise.all([...this.panels.values()].map((panel) => (added.includes(panel) ? this.draw(panel) : this.grow(panel))));
+      this.live = [...this.panels.values()].some((panel) => panel.raw.some((s) => s.state === "running"));
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private params(panel: Panel): URLSearchParams {
+    const params = new URLSearchParams({ key: panel.key, x: view.x, buckets: String(BUCKETS) });
+    if (/^(group|config\..+)$/.test(view.groupBy)) params.set("group_by", view.groupBy);
+    return params;
   }
 
   private async draw(panel: Panel): Promise<void> {
-    const params = new URLSearchParams({ key: panel.key, x: view.x, buckets: String(BUCKETS) });
+    const params = this.params(panel);
     view.sel.forEach((ref) => params.append("run", ref));
     if (panel.zoom) { params.set("start", String(panel.zoom[0])); params.set("stop", String(panel.zoom[1])); }
-    if (/^(group|config\..+)$/.test(view.groupBy)) params.set("group_by", view.groupBy);
+    const asked = ++panel.asked;
     const fetched = (await api<{ series: Series[] }>("GET", "/api/ui/series?" + params)).series;
-    this.live = this.live || fetched.some((s) => s.state === "running");
-    const series = params.has("group_by") ? groups(fetched, view.groupBy) : fetched;
+    if (asked !== panel.asked) return;
+    panel.raw = fetched;
+    this.live = this.live || panel.raw.some((s) => s.state === "running");
+    this.show(panel);
+  }
+
+  // append what running runs logged since their last step; the zoom stays, since only data changes
+  private async grow(panel: Panel): Promise<void> {
+    const running = panel.raw.filter((s) => s.state === "running");
+    if (!running.length) return;
+    const params = this.params(panel);
+    for (const s of running) { params.append("run", s.run); params.append("since", String(s.step ?? -1)); }
+    const asked = panel.asked;
+    const fetched = (await api<{ series: Series[] }>("GET", "/api/ui/series?" + params)).series;
+    if (asked !== panel.asked) return; // a whole fetch since (a zoom, a selection) has these steps or will have
+    for (const update of fetched) {
+      const old = panel.raw.find((s) => s.run === update.run);
+      if (!old) continue;
+      if (update.x.length && old.x.length && update.x[0] < old.x[old.x.length - 1]) return this.draw(panel); // x went back
+      old.state = update.state;
+      old.step = update.step;
+      old.count += update.count;
+      old.x = old.x.concat(update.x);
+      old.min = old.min.concat(update.min);
+      old.max = old.max.concat(update.max);
+      old.last = old.last.concat(update.last);
+    }
+    if (panel.raw.some((s) => s.x.length > 4 * BUCKETS)) return this.draw(panel); // re-bucket what has grown
+    this.show(panel);
+  }
+
+  // draw the panel's series (grouped if asked), keeping the zoom: a new uPlot only when the lines change
+  private show(panel: Panel): void {
+    const grouped = /^(group|config\..+)$/.test(view.groupBy) && panel.raw.every((s) => s.group_value !== undefined);
+    const series = grouped ? groups(panel.raw, view.groupBy, view.band === "std") : panel.raw;
     const tables = series.map((s) => [Float64Array.from(s.x), smooth(s.last.map(toNumber), view.smoothing, view.log)]);
     const data = (tables.length ? uPlot.join(tables as uPlot.AlignedData[]) : [[]]) as uPlot.AlignedData;
     const names = series.map((s) => s.name);
     panel.series = series;
-    hook.panels[panel.key] = { series: names, points: series.map((s) => s.x.length) };
+    hook.panels[panel.key] = {
+      series: names,
+      points: series.map((s) => s.x.length),
+      lastX: series.map((s) => (s.x.length ? s.x[s.x.length - 1] : null)),
+      band: grouped ? view.band || "minmax" : "buckets",
+      widths: series.map(meanWidth),
+      bands: hook.panels[panel.key]?.bands ?? 0,
+      xRange: hook.panels[panel.key]?.xRange ?? null,
+    };
     panel.element.dataset.series = String(names.length);
     if (panel.plot && names.join("\0") === panel.names.join("\0")) {
       panel.plot.setData(data, panel.zoom === null);
-      return;
+    } else {
+      panel.plot?.destroy();
+      panel.names = names;
+      panel.plot = this.plot(panel, names, data);
+      if (hook.firstChart < 0 && names.length) hook.firstChart = performance.now();
     }
-    panel.plot?.destroy();
-    panel.names = names;
-    panel.plot = this.plot(panel, names, data);
-    if (hook.firstChart < 0 && names.length) hook.firstChart = performance.now();
   }
 
   private plot(panel: Panel, names: string[], data: uPlot.AlignedData): uPlot {
@@ -433,11 +560,18 @@ class Charts {
         // linear y covers the bands too, so a spike that only a bucket's max holds is on screen
         y: view.log ? { distr: 3 } : { range: (_u: uPlot, low: number, high: number) => bandRange(panel.series, low, high) },
       },
-      series: [{ label: view.x }, ...names.map((name, i) => ({ label: name, stroke: palette[i % palette.length], width: 1.5, spanGaps: true }))],
+      series: [{ label: view.x.replace(/^metric:/, "") }, ...names.map((name, i) => ({ label: name, stroke: palette[i % palette.length], width: 1.5, spanGaps: true }))],
       axes: [{ stroke: "currentColor", grid: { stroke: "rgba(128,128,128,0.2)" } }, { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,0.2)" } }],
       legend: { live: true },
       hooks: {
-        draw: [(u: uPlot) => drawBands(u, panel.series, palette)],
+        draw: [(u: uPlot) => {
+          const drawn = drawBands(u, panel.series, palette);
+          const shown = hook.panels[panel.key];
+          if (shown) {
+            shown.bands = drawn;
+            shown.xRange = u.scales.x.min === undefined || u.scales.x.max === undefined ? null : [u.scales.x.min, u.scales.x.max];
+          }
+        }],
         setSelect: [(u: uPlot) => {
           if (u.select.width > 2) {
             panel.zoom = [u.posToVal(u.select.left, "x"), u.posToVal(u.select.left + u.select.width, "x")];
@@ -452,9 +586,21 @@ class Charts {
   }
 }
 
-// each bucket's min-max range as a faint band behind its line, so a spike inside a bucket stays visible
-function drawBands(u: uPlot, series: Series[], palette: string[]): void {
+// the mean height of a series' band (NaN-free buckets only): what tests compare between band kinds
+function meanWidth(s: Series): number | null {
+  let total = 0, count = 0;
+  s.x.forEach((_, i) => {
+    const low = toNumber(s.min[i]), high = toNumber(s.max[i]);
+    if (low !== null && high !== null) { total += high - low; count++; }
+  });
+  return count ? total / count : null;
+}
+
+// each series' band (a bucket's min-max, or a group's spread) drawn faint behind its line, so a spike inside a
+// bucket stays visible; the answer counts the polygons filled
+function drawBands(u: uPlot, series: Series[], palette: string[]): number {
   const ctx = u.ctx;
+  let drawn = 0;
   ctx.save();
   ctx.beginPath();
   ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
@@ -472,6 +618,7 @@ function drawBands(u: uPlot, series: Series[], palette: string[]): void {
         ctx.closePath();
         ctx.fill();
         ctx.stroke();
+        drawn++;
       }
       segment = [];
     };
@@ -484,11 +631,13 @@ function drawBands(u: uPlot, series: Series[], palette: string[]): void {
     flush();
   });
   ctx.restore();
+  return drawn;
 }
 
-// runs of one group as one line, their mean, with the members' min-max as its band; each member is carried
-// forward onto the union of the members' x (within its own range) so that means compare like with like
-function groups(series: Series[], groupBy: string): Series[] {
+// runs of one group as one line, their mean, with the members' min-max (or mean ± standard deviation) as its
+// band; each member is carried forward onto the union of the members' x (within its own range) so that means
+// compare like with like
+function groups(series: Series[], groupBy: string, std: boolean): Series[] {
   const members = new Map<string, Series[]>();
   for (const s of series) {
     const value = s.group_value ?? "none";
@@ -506,13 +655,17 @@ function groups(series: Series[], groupBy: string): Series[] {
         const v = at >= 0 && x <= s.x[s.x.length - 1] ? toNumber(s.last[at]) : null;
         if (v !== null) values.push(v);
       });
-      mean.push(values.length ? values.reduce((a, b) => a + b, 0) / values.length : null);
-      low.push(values.length ? Math.min(...values) : null);
-      high.push(values.length ? Math.max(...values) : null);
+      if (!values.length) { mean.push(null); low.push(null); high.push(null); continue; }
+      const average = values.reduce((a, b) => a + b, 0) / values.length;
+      // the sample standard deviation (none from one member)
+      const spread = values.length > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - average) ** 2, 0) / (values.length - 1)) : 0;
+      mean.push(average);
+      low.push(std ? average - spread : Math.min(...values));
+      high.push(std ? average + spread : Math.max(...values));
     }
     return {
       run: `${groupBy}=${value}`, name: `${groupBy}=${value} (${group.length})`, state: group[0].state,
-      count: xs.length, x: xs, min: low, max: high, last: mean,
+      count: xs.length, x: xs, min: low, max: high, last: mean, step: null,
     };
   });
 }
@@ -533,5 +686,4 @@ function toNumber(value: number | string | null): number | null {
   return null; // NaN and infinities (sent as strings) are gaps in the line
 }
 
-window.addEventListener("hashchange", () => { start(); });
 start();
