@@ -48,18 +48,6 @@ class Identity:
         self.group, self.job_type, self.tags, self.notes = group, job_type, tags, notes
 
 
-def exit_code_of(exception: BaseException | None) -> int:
-    """The process exit code an exception stands for (SystemExit carries its own)."""
-    if exception is None:
-        return 0
-    if isinstance(exception, SystemExit):
-        code = exception.code
-        if code is None:
-            return 0
-        return code if isinstance(code, int) else 1
-    return 1
-
-
 def _checked_step(step: Any) -> int:
     """An explicit step of another integer type (numpy, torch) as an int; bools and floats are refused."""
     if isinstance(step, bool):
@@ -615,12 +603,9 @@ class Run:
         if self._writer.paths is not None:
             self._writer.materialize(self._writer.paths.run, self._run_record(state, exit_code))
 
-    def _forget_after_fork(self) -> None:
-        self._writer.forget_after_fork()
-
     def __enter__(self) -> Run:
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> bool:
-        self.finish(exit_code=exit_code_of(exc))
+        self.finish(exit_code=_process.exit_code_of(exc))
         return False
