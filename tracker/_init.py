@@ -78,9 +78,8 @@ def init(
     integrations = _check_integrations(magic, tensorboard, sync_tensorboard, monitor_gym)
     config_data = _config.filter_keys(_config.load(config), config_include_keys, config_exclude_keys)
 
-    reinit_mode = {None: "return_previous", False: "return_previous", True: "finish_previous"}.get(
-        resolved.reinit, resolved.reinit
-    )
+    reinit = resolved.reinit  # True and False are wandb's older spellings
+    reinit_mode = reinit if isinstance(reinit, str) else ("finish_previous" if reinit else "return_previous")
     active = cast(Run | None, _process.current() or next(iter(_process.live_runs()), None))
     if active is not None and reinit_mode == "return_previous":
         _process.make_current(active)
