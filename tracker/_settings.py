@@ -218,7 +218,7 @@ def _spec(
     return {"parse": parse, "keyword": keyword, "env": env, "wandb_env": wandb_env}
 
 
-@dataclass(frozen=True, init=False, repr=False)
+@dataclass(frozen=True, init=False, repr=False, eq=False)  # no generated __eq__: import tracker stays cheap
 class Settings:
     """Validated tracker settings; only the values given explicitly take part in precedence.
 
@@ -282,7 +282,7 @@ class Settings:
     # the least severe event written to the run's logs/debug.log (TRACKER_DEBUG=1 also echoes to stderr)
     log_level: str = field(default="info", metadata=_spec(_log_level, env="TRACKER_LOG_LEVEL", wandb_env=False))
     # the settings given explicitly, and where each came from (settings, a file, environment, argument, ...)
-    _given: Mapping[str, str] = field(default_factory=dict, init=False, compare=False)
+    _given: Mapping[str, str] = field(default_factory=dict, init=False)
 
     def __init__(self, **values: Any) -> None:
         self._fill(_parse(values, lambda name: name), "settings")
