@@ -81,7 +81,7 @@ def show(ctx: click.Context, run_ref: str) -> None:
         "directory": directory,
     }
     sections = {"config": run.config, "summary": run.summary, "metadata": run.metadata}
-    files = _files(run.files_dir)
+    files = _files(run.files_dir) if directory is not None else []
     media = _media_counts(directory) if directory is not None else {}
     artifacts = _lineage(directory)
     # the end of the console output says why a run failed or crashed
