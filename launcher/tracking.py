@@ -19,23 +19,11 @@ from launcher import events
 from launcher.config import TrackerConf
 from launcher.nested import host_script_init
 from sweeps import job_name, run_id, sweep_params
+from tracker._config import key_filters
+from tracker._settings import INIT_KEYWORDS
 
-# tracker YAML keys that are init() keywords; the rest of TrackerConf is handled here.
-_INIT_KEYS = (
-    "project",
-    "entity",
-    "group",
-    "name",
-    "tags",
-    "notes",
-    "job_type",
-    "mode",
-    "dir",
-    "resume",
-    "reinit",
-    "save_code",
-    "allow_val_change",
-)
+# tracker YAML keys that are init()'s settings keywords; the rest of TrackerConf is handled here.
+_INIT_KEYS = tuple(field.name for field in dataclasses.fields(TrackerConf) if field.name in INIT_KEYWORDS)
 
 
 def tracker_yaml(config: DictConfig) -> dict[str, Any]:
@@ -58,12 +46,7 @@ def validate(yaml: Mapping[str, Any]) -> None:
         )
     try:
         tracker.Settings.from_init_keywords({key: yaml.get(key) for key in _INIT_KEYS})
-        for key in ("config_include_keys", "config_exclude_keys"):
-            value = yaml.get(key)
-            if value is not None and not all(isinstance(item, str) and item for item in value):
-                raise tracker.UsageError(f"{key}={value!r} must be a list of key names")
-        if yaml.get("config_include_keys") is not None and yaml.get("config_exclude_keys") is not None:
-            raise tracker.UsageError("config_include_keys and config_exclude_keys cannot both be set")
+        key_filters(yaml.get("config_include_keys"), yaml.get("config_exclude_keys"))
     except tracker.UsageError as error:
         raise tracker.UsageError(f"invalid tracker config: tracker.{error}") from None
     try:

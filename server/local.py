@@ -81,7 +81,7 @@ class LocalMirror:
             uploader = self._uploaders.get(path)
             if uploader is None:
                 journal_id = run._record.get("journal_id") or f"local-{run.id}"
-                uploader = Uploader(self._client, path, _layout.RunPaths(run.path), journal_id, state=run.state)  # type: ignore[arg-type]
+                uploader = Uploader(self._client, path, _layout.RunPaths(run.directory), journal_id, state=run.state)  # type: ignore[arg-type]
                 self._uploaders[path] = uploader
             while uploader.send() and uploader.pending():
                 pass

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+from tracker._names import base36
+
 MAX_GROUP = 128
-_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 _ID_LENGTH = 12
 # Overrides that change how a job is tracked or launched, not what it computes.
 _NOT_EXPERIMENT = ("tracker.", "hydra.", "hydra/", "+tracker", "++tracker", "~tracker", "+hydra", "++hydra")
@@ -91,9 +92,4 @@ def run_id(group: str, overrides: Iterable[str], trial: int | None = None) -> st
     True
     """
     trial_part = [] if trial is None else [f"\x01trial={trial}"]
-    value = _digest(group, *sorted(experiment_overrides(overrides)), *trial_part)
-    chars = []
-    for _ in range(_ID_LENGTH):
-        value, digit = divmod(value, len(_ID_ALPHABET))
-        chars.append(_ID_ALPHABET[digit])
-    return "".join(chars)
+    return base36(_digest(group, *sorted(experiment_overrides(overrides)), *trial_part), _ID_LENGTH)

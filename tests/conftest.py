@@ -13,7 +13,6 @@ from pathlib import Path
 import orjson
 import pytest
 
-import tracker
 from tests.train_app import PROJECT, App
 from tracker import _process
 
@@ -36,7 +35,6 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(work)
     yield
     _process.finish_all(0)
-    tracker.run = None
 
 
 @pytest.fixture

@@ -114,7 +114,7 @@ def test_metadata_records_process_program_git_and_slurm(tmp_path, store):
     assert meta["slurm"] == {"SLURM_JOB_ID": "42", "SLURM_ARRAY_TASK_ID": "3"}
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
     assert meta["git"]["commit"] == head and meta["git"]["dirty"] is True and meta["git"]["branch"]
-    assert (view.path + "/files/code/job.py") and os.path.isfile(os.path.join(view.files_dir, "code", "job.py"))
+    assert (view.directory + "/files/code/job.py") and os.path.isfile(os.path.join(view.files_dir, "code", "job.py"))
 
 
 def test_debug_logs_are_json_lines_and_the_root_logger_is_untouched(store):

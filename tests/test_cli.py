@@ -91,6 +91,7 @@ def test_show_prints_identity_config_summary_metadata_and_files(world):
         assert expected in result.stdout, expected
     data = cli_json(world, "show", "misc/misc1abc")
     assert data["summary"] == run.summary and data["config"] == run.config and data["tags"] == ["x", "y"]
+    assert data["path"] == run.path == "misc/misc1abc" and data["directory"] == run.directory
     swept = world.runs()[0]
     shown = cli_json(world, "show", swept.id[:6])
     assert shown["metadata"]["hydra"]["override_dirname"] and shown["config"]["lr"] == swept.config["lr"]

@@ -135,6 +135,8 @@ def test_name_group_entity_round_trip(store: Path) -> None:
         "proj",
         run.id,
     )
+    assert stored.path == run.path  # one meaning of path: entity/project/id; the directory is the view's own
+    assert os.path.samefile(stored.directory, os.path.dirname(run.dir))
     assert [v.id for v in tracker.Api(dir=store).runs("proj", group="sweep-7")] == [run.id]
     assert tracker.Api(dir=store).runs("proj", group="other") == []
 

@@ -61,11 +61,11 @@ def _check(run: tracker.Api) -> None:
     histogram, image = rows[-1]["train/weights"], rows[-1]["train/sample"]
     assert histogram["_type"] == "histogram" and sum(histogram["values"]) == 100
     assert image["_type"] == "image" and (image["width"], image["height"]) == (6, 4)
-    assert {"train", "val"} <= set(os.listdir(os.path.join(run.path, "files")))
+    assert {"train", "val"} <= set(os.listdir(os.path.join(run.directory, "files")))
     for part in ("train", "val"):
-        saved = os.listdir(os.path.join(run.path, "files", part))
+        saved = os.listdir(os.path.join(run.directory, "files", part))
         assert len(saved) == 1 and "tfevents" in saved[0]
-        assert os.path.getsize(os.path.join(run.path, "files", part, saved[0])) > 0
+        assert os.path.getsize(os.path.join(run.directory, "files", part, saved[0])) > 0
 
 
 @pytest.mark.parametrize("how", ["sync_tensorboard", "tensorboard", "patch"])

@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from tracker import _process
 from tracker._errors import ConfigError, Error, StorageError, UsageError
 from tracker._init import init
 from tracker._run import Run
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from tracker._artifacts import Artifact
     from tracker._media import Audio, Histogram, Html, Image, Table, Video
 
+    run: Run | None  # the current run (set by init(), cleared by its finish()), owned by tracker._process
+
 # rich data types: their module loads on first use, and their encoders (numpy, Pillow, imageio) only when made
 _MEDIA_TYPES = frozenset({"Audio", "Histogram", "Html", "Image", "Table", "Video"})
 
@@ -29,14 +32,12 @@ _SUBMODULES = {"util": "tracker.util", "tensorboard": "tracker.integrations.tens
 
 __version__ = "0.1.0"
 
-run: Run | None = None
-"""The current run (set by init(), cleared by its finish()), or None."""
-
 
 def _current() -> Run:
+    run = _process.current()
     if run is None:
         raise Error("no active run: call tracker.init() first")
-    return run
+    return cast(Run, run)
 
 
 def log(data: Any, step: int | None = None, commit: bool | None = None) -> None:
@@ -46,6 +47,7 @@ def log(data: Any, step: int | None = None, commit: bool | None = None) -> None:
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     """Finish the current run, if any (a no-op without one, as in wandb)."""
+    run = _process.current()
     if run is not None:
         run.finish(exit_code=exit_code, quiet=quiet)
 
@@ -78,7 +80,8 @@ def restore(name: str, run_path: str | None = None, replace: bool = False, root:
     """Fetch a file saved with a run (``run.save``) into ``root`` and open it for reading (as wandb.restore)."""
     from tracker._api import restore as restore_file
 
-    return restore_file(name, run_path=run_path, replace=replace, root=root, current=run)
+    current = cast(Run | None, _process.current())
+    return restore_file(name, run_path=run_path, replace=replace, root=root, current=current)
 
 
 class _CurrentRunAttribute:
@@ -93,7 +96,8 @@ class _CurrentRunAttribute:
         return getattr(_current(), self._attribute)
 
     def __getattr__(self, key: str) -> Any:
-        if run is None:  # an AttributeError, so probes (hasattr, doctest, inspect) see a missing attribute
+        # an AttributeError without a run, so probes (hasattr, doctest, inspect) see a missing attribute
+        if _process.current() is None:
             raise AttributeError(f"tracker.{self._attribute}.{key}: no active run (call tracker.init() first)")
         return getattr(self._target(), key)
 
@@ -119,7 +123,9 @@ class _CurrentRunAttribute:
         return len(self._target())
 
     def __repr__(self) -> str:
-        return repr(self._target()) if run is not None else f"<tracker.{self._attribute} (no active run)>"
+        if _process.current() is None:
+            return f"<tracker.{self._attribute} (no active run)>"
+        return repr(self._target())
 
 
 config: Any = _CurrentRunAttribute("config")
@@ -127,6 +133,8 @@ summary: Any = _CurrentRunAttribute("summary")
 
 
 def __getattr__(name: str) -> Any:
+    if name == "run":  # the current run (set by init(), cleared by its finish()), or None
+        return _process.current()
     if name == "Api":  # the reader is not needed by training processes; import it on first use
         from tracker._api import Api
 

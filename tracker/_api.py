@@ -72,7 +72,7 @@ class RunView:
                 f"{directory} uses store format {version!r}; this tracker reads up to {_layout.FORMAT_VERSION} "
                 "(upgrade tracker)"
             )
-        self.path = directory
+        self.directory = directory  # the run's directory in the store
         self._record = record
         self._state: str | None = None
         self._summary = summary
@@ -80,7 +80,7 @@ class RunView:
 
     @functools.cached_property
     def _paths(self) -> _layout.RunPaths:
-        return _layout.RunPaths(self.path)
+        return _layout.RunPaths(self.directory)
 
     @classmethod
     def load(cls, directory: str) -> RunView | None:
@@ -102,6 +102,11 @@ class RunView:
         if problem not in self._warned:
             self._warned.add(problem)
             console.warn(f"run {self.project}/{self.id}: {problem}")
+
+    @property
+    def path(self) -> str:
+        """``entity/project/id`` (``project/id`` without an entity), as Api.run() accepts it."""
+        return "/".join(part for part in (self.entity, self.project, self.id) if part)
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -212,7 +217,7 @@ class RunView:
         """The background sampler's records (``system/...`` keys with ``_timestamp`` and ``_runtime``)."""
         from tracker._system import read_samples
 
-        return list(read_samples(self.path))
+        return list(read_samples(self.directory))
 
     def media(self, keys: str | Iterable[str] | None = None) -> list[dict[str, Any]]:
         """The media references of the history (also inside lists), each with its ``_step`` and ``key``."""
@@ -230,7 +235,7 @@ class RunView:
             path = path.get("path")  # type: ignore[assignment]
         if not isinstance(path, str) or not path:
             raise UsageError(f"file(path={path!r}) needs a path inside the run directory or a media reference")
-        base = os.path.realpath(self.path)
+        base = os.path.realpath(self.directory)
         target = os.path.realpath(os.path.join(base, path))
         if os.path.commonpath([base, target]) != base or target == base:
             raise UsageError(f"file(path={path!r}) leads outside run {self.id}'s directory")
@@ -242,8 +247,8 @@ class RunView:
     def _artifacts(self, use: str) -> list[Any]:
         from tracker._artifacts import ArtifactStore, lineage
 
-        root, found = _layout.root_of_run(self.path), []
-        for record in lineage(self.path):
+        root, found = _layout.root_of_run(self.directory), []
+        for record in lineage(self.directory):
             if record["use"] == use:
                 try:
                     found.append(ArtifactStore(root, record["project"]).get(record["name"], record["version"]))

@@ -97,13 +97,22 @@ def _normalize_keys(argument: str, keys: Any) -> list[str]:
     return list(keys)
 
 
-def filter_keys(data: dict[str, Any], include: Any = None, exclude: Any = None) -> dict[str, Any]:
-    """Keep only ``include`` paths or drop ``exclude`` paths; dotted paths reach into nested dicts."""
+def key_filters(include: Any = None, exclude: Any = None) -> tuple[list[str] | None, list[str] | None]:
+    """Check init()'s ``config_include_keys``/``config_exclude_keys`` (at most one, lists of key names)."""
     if include is not None and exclude is not None:
         raise UsageError("config_include_keys and config_exclude_keys cannot both be given; choose one")
+    return (
+        None if include is None else _normalize_keys("config_include_keys", include),
+        None if exclude is None else _normalize_keys("config_exclude_keys", exclude),
+    )
+
+
+def filter_keys(data: dict[str, Any], include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    """Keep only ``include`` paths or drop ``exclude`` paths; dotted paths reach into nested dicts."""
+    include, exclude = key_filters(include, exclude)
     if include is not None:
         result: dict[str, Any] = {}
-        for path in _normalize_keys("config_include_keys", include):
+        for path in include:
             source: Any = data
             target = result
             parts = _split(path, data)
@@ -118,7 +127,7 @@ def filter_keys(data: dict[str, Any], include: Any = None, exclude: Any = None) 
         return result
     if exclude is not None:
         result = _plain(data)
-        for path in _normalize_keys("config_exclude_keys", exclude):
+        for path in exclude:
             node: Any = result
             parts = _split(path, result)
             for part in parts[:-1]:

@@ -14,13 +14,13 @@ from tracker import _logs
 if TYPE_CHECKING:
     from tracker._claim import Claim
     from tracker._errors import UsageError
+    from tracker._logs import DebugLog
     from tracker._run import Run
     from tracker._settings import Settings
 
 
-def run_opened(run: Run, claim: Claim, resolved: Settings) -> None:
+def run_opened(log: DebugLog | None, run: Run, claim: Claim, resolved: Settings, mode: str) -> None:
     """The init events of a started run, in its own log and in this host's log."""
-    log = run._debug
     if log is None:
         return
     log.open_for_run()
@@ -50,7 +50,7 @@ def run_opened(run: Run, claim: Claim, resolved: Settings) -> None:
     if lock.waited_for is not None:
         log.info("lock.waited", path=lock.path, waited_s=round(lock.waited, 3), holder=lock.waited_for)
     log.debug("lock.taken", path=lock.path)
-    log.info("run.init", project=claim.project, dir=claim.paths.directory, mode=run._mode, settings=resolved.to_dict())
+    log.info("run.init", project=claim.project, dir=claim.paths.directory, mode=mode, settings=resolved.to_dict())
     _logs.host_event(
         claim.root,
         "info",

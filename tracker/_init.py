@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from tracker import _claim, _config, _credentials, _events, _layout, _logs, _process, _settings, console
 from tracker._errors import StorageError, UsageError
@@ -62,26 +62,10 @@ def init(
     settings: Settings | dict[str, Any] | None = None,
 ) -> Run:
     """Start (or resume) a tracked run, with the semantics documented for ``wandb.init()``."""
-    keywords = {
-        "job_type": job_type,
-        "dir": dir,
-        "project": project,
-        "entity": entity,
-        "reinit": reinit,
-        "tags": tags,
-        "group": group,
-        "name": name,
-        "notes": notes,
-        "anonymous": anonymous,
-        "mode": mode,
-        "allow_val_change": allow_val_change,
-        "resume": resume,
-        "force": force,
-        "save_code": save_code,
-        "id": id,
-    }
+    arguments = locals()
+    keywords = {keyword: arguments[keyword] for keyword in _settings.INIT_KEYWORDS}  # the settings among them
     _logs.begin_init()
-    resolved = _settings.resolve(keywords, settings)
+    resolved = Settings.resolve(settings, **keywords)
     shell = _kernel_shell()
     if shell is not None:  # the documented notebook defaults; the session (not the kernel) is the code saved
         save_notebook = resolved.save_code
@@ -94,10 +78,9 @@ def init(
     integrations = _check_integrations(magic, tensorboard, sync_tensorboard, monitor_gym)
     config_data = _config.filter_keys(_config.load(config), config_include_keys, config_exclude_keys)
 
-    reinit_mode = {None: "return_previous", False: "return_previous", True: "finish_previous"}.get(
-        resolved.reinit, resolved.reinit
-    )
-    active = _process.current() or next(iter(_process.live_runs()), None)
+    reinit = resolved.reinit  # True and False are wandb's older spellings
+    reinit_mode = reinit if isinstance(reinit, str) else ("finish_previous" if reinit else "return_previous")
+    active = cast(Run | None, _process.current() or next(iter(_process.live_runs()), None))
     if active is not None and reinit_mode == "return_previous":
         _process.make_current(active)
         script_init = getattr(active, "_script_init", None)  # set by a launcher that opened this job's run
@@ -397,12 +380,18 @@ def _start(
                 f"init(): cannot write run {project}/{run_id}", error, "nothing was changed"
             ) from error
         raise
-    _after_start(run, writer, claim, resolved, metadata, prior)
+    _after_start(run, claim, resolved, metadata, prior, log, mode)
     return run
 
 
 def _after_start(
-    run: Run, writer: RunWriter, claim: _claim.Claim, resolved: Settings, metadata: dict[str, Any], prior: _Prior | None
+    run: Run,
+    claim: _claim.Claim,
+    resolved: Settings,
+    metadata: dict[str, Any],
+    prior: _Prior | None,
+    log: DebugLog,
+    mode: str,
 ) -> None:
     """What a started run does besides its own records: none of it can fail the start."""
     paths = claim.paths
@@ -414,7 +403,7 @@ def _after_start(
         except OSError as error:
             console.warn(f"save_code: the program could not be saved with the run ({error.strerror or error})")
     _add_git_metadata(run, metadata)
-    _events.run_opened(run, claim, resolved)
+    _events.run_opened(log, run, claim, resolved, mode)
     console.info(f"run {run.name} ({claim.run_id}) -> {paths.directory}", silent=resolved.silent)
     if prior is not None:
         console.info(f"resumed at step {prior.starting_step}", silent=resolved.silent)
@@ -472,16 +461,7 @@ def _add_git_metadata(run: Run, metadata: dict[str, Any]) -> None:
 def _disabled_run(resolved: Settings, config: dict[str, Any]) -> Run:
     """A run that accepts every call and writes nothing."""
     run_id = resolved.run_id or new_run_id()
-    identity = Identity(
-        run_id,
-        resolved.run_name or new_run_name(run_id),
-        resolved.project,
-        resolved.entity,
-        resolved.run_group,
-        resolved.run_job_type,
-        tuple(resolved.run_tags or ()),
-        resolved.run_notes,
-    )
+    identity = _identity(resolved, run_id, resolved.project, None)
     return Run(
         identity,
         writer=NullWriter(),

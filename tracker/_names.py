@@ -97,14 +97,22 @@ def _random_below(limit: int) -> int:
     return int.from_bytes(os.urandom(8), "big") % limit
 
 
-def new_run_id(length: int = ID_LENGTH) -> str:
-    """Eight base-36 characters by default: 2.8e12 values, so collisions in one project are negligible."""
-    value = _random_below(len(_ALPHABET) ** length)
+def base36(value: int, length: int) -> str:
+    """The ``length`` lowest base-36 digits of ``value``, least significant first: a valid run id.
+
+    >>> base36(36 + 35, 3)
+    'z10'
+    """
     chars = []
     for _ in range(length):
         value, digit = divmod(value, len(_ALPHABET))
         chars.append(_ALPHABET[digit])
     return "".join(chars)
+
+
+def new_run_id(length: int = ID_LENGTH) -> str:
+    """Eight base-36 characters by default: 2.8e12 values, so collisions in one project are negligible."""
+    return base36(_random_below(len(_ALPHABET) ** length), length)
 
 
 def new_run_name(run_id: str) -> str:

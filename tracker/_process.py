@@ -1,4 +1,4 @@
-"""Process-wide run lifecycle: the live runs, ``tracker.run``, and the hooks that finish runs.
+"""Process-wide run lifecycle: the live runs, the current one (``tracker.run``), and the hooks that finish runs.
 
 Runs end at interpreter exit with the real exit code (failed after an uncaught exception), and on
 a preemption signal. Every hook chains to what was installed before it (sys.exit, signal handlers),
@@ -20,12 +20,19 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from tracker._run import Run
 
-_live: list[Run] = []
+class Hooked(Protocol):
+    """What the process hooks need of a run: this module knows runs only through it."""
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None: ...
+
+    def mark_preempting(self) -> None: ...
+
+
+_live: list[Hooked] = []
+_current: Hooked | None = None  # tracker.run
 _exit_code: int | None = None
 _installed = False
 _previous_handlers: dict[int, Any] = {}
@@ -64,36 +71,36 @@ def critical() -> Iterator[None]:
         DEFERRAL.leave()
 
 
-def live_runs() -> list[Run]:
+def live_runs() -> list[Hooked]:
     return list(_live)
 
 
-def current() -> Run | None:
-    return sys.modules["tracker"].run
+def current() -> Hooked | None:
+    """The current run (``tracker.run``): set by init(), cleared by its finish()."""
+    return _current
 
 
-def _set_current(run: Run | None) -> None:
-    sys.modules["tracker"].run = run
-
-
-def make_current(run: Run) -> None:
+def make_current(run: Hooked) -> None:
     """``tracker.run`` becomes this run unless another run is current."""
-    if current() is None:
-        _set_current(run)
+    global _current
+    if _current is None:
+        _current = run
 
 
-def register(run: Run, *, make_current: bool, signals: tuple[str, ...]) -> None:
+def register(run: Hooked, *, make_current: bool, signals: tuple[str, ...]) -> None:
+    global _current
     _live.append(run)
-    if make_current or current() is None:
-        _set_current(run)
+    if make_current or _current is None:
+        _current = run
     _install(signals)
 
 
-def unregister(run: Run) -> None:
+def unregister(run: Hooked) -> None:
+    global _current
     if run in _live:
         _live.remove(run)
-    if current() is run:
-        _set_current(None)
+    if _current is run:
+        _current = None
 
 
 def finish_all(exit_code: int | None) -> None:
@@ -117,8 +124,6 @@ def _install(signals: tuple[str, ...]) -> None:
 def _chain_exit(previous: Callable[..., Any]) -> Callable[..., Any]:
     def exit(status: Any = None) -> None:
         global _exit_code
-        from tracker._run import exit_code_of
-
         _exit_code = exit_code_of(SystemExit(status))
         previous(status)
 
@@ -188,15 +193,25 @@ def _name_of(handler: Callable[..., Any]) -> str:
     return f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', type(handler).__name__)}"
 
 
+def exit_code_of(exception: BaseException | None) -> int:
+    """The process exit code an exception stands for (SystemExit carries its own)."""
+    if exception is None:
+        return 0
+    if isinstance(exception, SystemExit):
+        code = exception.code
+        if code is None:
+            return 0
+        return code if isinstance(code, int) else 1
+    return 1
+
+
 def _forget_runs_after_fork() -> None:
-    """A forked child must not write or finish its parent's runs."""
-    global MAIN_THREAD, DEFERRAL
+    """A forked child must not finish its parent's runs (their writers let go of their files themselves)."""
+    global MAIN_THREAD, DEFERRAL, _current
     MAIN_THREAD = threading.get_ident()  # the forking thread is the child's main thread
     DEFERRAL = Deferral()
-    for run in _live:
-        run._forget_after_fork()
     _live.clear()
-    _set_current(None)  # the child's init() starts its own run
+    _current = None  # the child's init() starts its own run
 
 
 os.register_at_fork(after_in_child=_forget_runs_after_fork)

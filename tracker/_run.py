@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from threading import get_ident
-from typing import Any
+from typing import Any, Literal
 
 from tracker import _journal, _layout, _output, _process, _validate, console
 from tracker._config import Config
@@ -46,18 +46,6 @@ class Identity:
     ) -> None:
         self.id, self.name, self.project, self.entity = id, name, project, entity
         self.group, self.job_type, self.tags, self.notes = group, job_type, tags, notes
-
-
-def exit_code_of(exception: BaseException | None) -> int:
-    """The process exit code an exception stands for (SystemExit carries its own)."""
-    if exception is None:
-        return 0
-    if isinstance(exception, SystemExit):
-        code = exception.code
-        if code is None:
-            return 0
-        return code if isinstance(code, int) else 1
-    return 1
 
 
 def _checked_step(step: Any) -> int:
@@ -201,6 +189,13 @@ class Run:
         return self._disabled_dir
 
     @property
+    def _paths(self) -> _layout.RunPaths:
+        """The run's files, for the code paths that only a run that writes takes (a disabled run has none)."""
+        paths = self._writer.paths
+        assert paths is not None, "a disabled run has no files"
+        return paths
+
+    @property
     def step(self) -> int:
         """The step the next log() call uses."""
         return self._step
@@ -306,19 +301,19 @@ class Run:
 
     def _capture_output(self) -> None:
         """Copy this process's stdout/stderr to the run's output.log until finish()."""
-        self._capture = _output.Capture(os.path.join(self._writer.paths.directory, _output.OUTPUT_FILE))
+        self._capture = _output.Capture(os.path.join(self._paths.directory, _output.OUTPUT_FILE))
 
     def _sample_system_metrics(self, interval: float) -> None:
         """System metrics to the run's system.jsonl from a background thread, until finish()."""
         from tracker import _system
 
-        self._sampler = _system.Sampler(self._writer.paths.directory, interval, self._start - self._runtime_offset)
+        self._sampler = _system.Sampler(self._paths.directory, interval, self._start - self._runtime_offset)
 
     def _store_rich_values(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Media files written (before the row that references them) and large arrays as histograms."""
         from tracker import _media  # encoders load only for runs that log rich values
 
-        store = _media.MediaStore(self._writer.paths.directory)
+        store = _media.MediaStore(self._paths.directory)
         try:
             return _media.convert_row(data, store, self._keep_raw_arrays)
         except OSError as error:
@@ -360,7 +355,7 @@ class Run:
 
     def _write_config(self, data: dict[str, Any]) -> None:
         with _process.critical(), self._lock:  # the last replace always holds the newest config
-            self._writer.materialize(self._writer.paths.config, data)
+            self._writer.materialize(self._paths.config, data)
 
     def _ensure_live(self, what: str) -> None:
         if self._finished:
@@ -409,7 +404,7 @@ class Run:
     def _artifact_store(self, project: str | None = None) -> Any:
         from tracker._artifacts import ArtifactStore
 
-        return ArtifactStore(_layout.root_of_run(self._writer.paths.directory), project or self.project)
+        return ArtifactStore(_layout.root_of_run(self._paths.directory), project or self.project)
 
     def log_artifact(
         self,
@@ -446,7 +441,7 @@ class Run:
             return artifact
         with _process.critical():
             self._artifact_store().log(artifact, chosen, self.id)
-            record_lineage(self._writer.paths.directory, "logged", artifact)
+            record_lineage(self._paths.directory, "logged", artifact)
         return artifact
 
     def use_artifact(self, artifact_or_name: Any, type: str | None = None, aliases: list[str] | None = None) -> Any:
@@ -471,7 +466,7 @@ class Run:
         if type is not None and artifact.type != type:
             raise UsageError(f"use_artifact: {artifact.qualified_name} is of type {artifact.type!r}, not {type!r}")
         if not self._disabled:
-            record_lineage(self._writer.paths.directory, "used", artifact)
+            record_lineage(self._paths.directory, "used", artifact)
         return artifact
 
     def log_code(
@@ -552,7 +547,7 @@ class Run:
 
     def _close_store(self, state: str, code: int) -> None:
         """Write the final records, each on its own, then release the lock whatever failed."""
-        paths = self._writer.paths
+        paths = self._paths
         failed: list[str] = []
 
         def attempt(what: str, action: Callable[[], object]) -> bool:
@@ -615,12 +610,9 @@ class Run:
         if self._writer.paths is not None:
             self._writer.materialize(self._writer.paths.run, self._run_record(state, exit_code))
 
-    def _forget_after_fork(self) -> None:
-        self._writer.forget_after_fork()
-
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> bool:
-        self.finish(exit_code=exit_code_of(exc))
+    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> Literal[False]:
+        self.finish(exit_code=_process.exit_code_of(exc))
         return False

@@ -7,6 +7,7 @@ import math
 import os
 import signal
 from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
 from tracker import _validate, console
@@ -18,6 +19,8 @@ MODE_ALIASES = {"dryrun": "offline", "run": "online"}
 RESUME_MODES = ("auto", "allow", "must", "never")
 REINIT_MODES = ("return_previous", "finish_previous", "create_new")
 ANONYMOUS_MODES = ("allow", "must", "never")
+
+Parser = Callable[[str, Any], Any]
 
 
 def _mode(argument: str, value: Any) -> str:
@@ -158,103 +161,6 @@ def _bool(argument: str, value: Any) -> bool:
     return _validate.boolean(argument, value, from_text=_from_environment(argument))
 
 
-# name -> (default, parser). Names follow wandb.Settings where the meaning is the same.
-_FIELDS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
-    "mode": ("offline", _mode),
-    "project": ("uncategorized", _optional_identifier),
-    "entity": (None, _optional_identifier),
-    "root_dir": (None, _root_dir),
-    "run_id": (None, _optional_identifier),
-    "run_name": (None, _optional_text(_validate.MAX_IDENTIFIER)),
-    "run_group": (None, _optional_text(_validate.MAX_IDENTIFIER)),
-    "run_job_type": ("train", _job_type),
-    "run_tags": (None, _tags),
-    "run_notes": (None, _optional_text(None)),
-    "resume": (None, _resume),
-    "reinit": (None, _reinit),
-    "force": (False, _bool),
-    "silent": (False, _bool),
-    "save_code": (False, _bool),
-    "disable_git": (False, _bool),
-    "allow_val_change": (False, _bool),
-    "anonymous": (None, _anonymous),
-    "base_url": (None, _base_url),
-    "api_key": (None, _optional_text(512)),
-    # online mode: how long finish() waits for the upload, and how often a quiet run says it is alive
-    "upload_timeout": (30.0, _seconds),
-    "heartbeat_interval": (10.0, _seconds),
-    # arrays/lists above 32 values are stored as histograms unless this is true
-    "keep_raw_arrays": (False, _bool),
-    # "off": the run's console output is not copied to its output.log
-    "console": ("auto", _console),
-    # CPU, memory, disk, network (and NVIDIA GPUs) sampled to system.jsonl by a background thread
-    "system_metrics": (True, _bool),
-    "system_metrics_interval": (10.0, _interval),
-    "preemption_signals": (("SIGTERM", "SIGUSR2"), _signals),
-    # extra entries for metadata.json, e.g. the Hydra job a launcher ran
-    "run_metadata": (None, _metadata),
-    # the least severe event written to the run's logs/debug.log (TRACKER_DEBUG=1 also echoes to stderr)
-    "log_level": ("info", _log_level),
-}
-
-# init() keyword -> setting, so that errors about keywords name the keyword the user wrote.
-INIT_KEYWORDS: dict[str, str] = {
-    "job_type": "run_job_type",
-    "dir": "root_dir",
-    "project": "project",
-    "entity": "entity",
-    "reinit": "reinit",
-    "tags": "run_tags",
-    "group": "run_group",
-    "name": "run_name",
-    "notes": "run_notes",
-    "anonymous": "anonymous",
-    "mode": "mode",
-    "allow_val_change": "allow_val_change",
-    "resume": "resume",
-    "force": "force",
-    "save_code": "save_code",
-    "id": "run_id",
-}
-
-# TRACKER_* variables, named after their WANDB_* counterparts (read as fallbacks, see environment_value).
-ENVIRONMENT: dict[str, str] = {
-    "TRACKER_MODE": "mode",
-    "TRACKER_PROJECT": "project",
-    "TRACKER_ENTITY": "entity",
-    "TRACKER_DIR": "root_dir",
-    "TRACKER_RUN_ID": "run_id",
-    "TRACKER_NAME": "run_name",
-    "TRACKER_RUN_GROUP": "run_group",
-    "TRACKER_JOB_TYPE": "run_job_type",
-    "TRACKER_TAGS": "run_tags",
-    "TRACKER_NOTES": "run_notes",
-    "TRACKER_RESUME": "resume",
-    "TRACKER_FORCE": "force",
-    "TRACKER_SILENT": "silent",
-    "TRACKER_SAVE_CODE": "save_code",
-    "TRACKER_DISABLE_GIT": "disable_git",
-    "TRACKER_ANONYMOUS": "anonymous",
-    "TRACKER_BASE_URL": "base_url",
-    "TRACKER_API_KEY": "api_key",
-    "TRACKER_PREEMPTION_SIGNALS": "preemption_signals",
-    "TRACKER_KEEP_RAW_ARRAYS": "keep_raw_arrays",
-    "TRACKER_CONSOLE": "console",
-    "TRACKER_SYSTEM_METRICS": "system_metrics",
-    "TRACKER_SYSTEM_METRICS_INTERVAL": "system_metrics_interval",
-    "TRACKER_LOG_LEVEL": "log_level",
-}
-# the TRACKER_* variables wandb has no counterpart for; every other one falls back to WANDB_<same suffix>
-_TRACKER_ONLY = frozenset(
-    {
-        "TRACKER_PREEMPTION_SIGNALS",
-        "TRACKER_KEEP_RAW_ARRAYS",
-        "TRACKER_SYSTEM_METRICS",
-        "TRACKER_SYSTEM_METRICS_INTERVAL",
-        "TRACKER_LOG_LEVEL",
-    }
-)
-
 # wandb.Settings fields that have no meaning here: accepted (ported scripts pass them) with one warning
 WANDB_ONLY_SETTINGS = frozenset(
     {
@@ -302,87 +208,197 @@ def environment_value(environ: Mapping[str, str], variable: str) -> tuple[str, s
     return None
 
 
+def _spec(
+    parse: Parser, *, keyword: str | None = None, env: str | None = None, wandb_env: bool = True
+) -> dict[str, Any]:
+    """What a setting is besides its type and default: its parser, its init() keyword, its TRACKER_* variable.
+
+    ``wandb_env=False`` marks a variable wandb has no WANDB_* counterpart for.
+    """
+    return {"parse": parse, "keyword": keyword, "env": env, "wandb_env": wandb_env}
+
+
+@dataclass(frozen=True, init=False, repr=False, eq=False)  # no generated __eq__: import tracker stays cheap
 class Settings:
     """Validated tracker settings; only the values given explicitly take part in precedence.
+
+    The one table of settings: init()'s keywords and the TRACKER_* variables are derived from it.
+    Names follow wandb.Settings where the meaning is the same; None for a setting with a default means
+    "not given", as in init().
 
     >>> Settings(mode="offline", project="demo").project
     'demo'
     """
 
-    __slots__ = ("_sources", "_values")
+    mode: str = field(default="offline", metadata=_spec(_mode, keyword="mode", env="TRACKER_MODE"))
+    project: str = field(
+        default="uncategorized", metadata=_spec(_validate.identifier, keyword="project", env="TRACKER_PROJECT")
+    )
+    entity: str | None = field(
+        default=None, metadata=_spec(_optional_identifier, keyword="entity", env="TRACKER_ENTITY")
+    )
+    root_dir: str | None = field(default=None, metadata=_spec(_root_dir, keyword="dir", env="TRACKER_DIR"))
+    run_id: str | None = field(default=None, metadata=_spec(_optional_identifier, keyword="id", env="TRACKER_RUN_ID"))
+    run_name: str | None = field(
+        default=None, metadata=_spec(_optional_text(_validate.MAX_IDENTIFIER), keyword="name", env="TRACKER_NAME")
+    )
+    run_group: str | None = field(
+        default=None, metadata=_spec(_optional_text(_validate.MAX_IDENTIFIER), keyword="group", env="TRACKER_RUN_GROUP")
+    )
+    run_job_type: str = field(default="train", metadata=_spec(_job_type, keyword="job_type", env="TRACKER_JOB_TYPE"))
+    run_tags: tuple[str, ...] | None = field(default=None, metadata=_spec(_tags, keyword="tags", env="TRACKER_TAGS"))
+    run_notes: str | None = field(
+        default=None, metadata=_spec(_optional_text(None), keyword="notes", env="TRACKER_NOTES")
+    )
+    resume: bool | str | None = field(default=None, metadata=_spec(_resume, keyword="resume", env="TRACKER_RESUME"))
+    reinit: bool | str | None = field(default=None, metadata=_spec(_reinit, keyword="reinit"))
+    force: bool = field(default=False, metadata=_spec(_bool, keyword="force", env="TRACKER_FORCE"))
+    silent: bool = field(default=False, metadata=_spec(_bool, env="TRACKER_SILENT"))
+    save_code: bool = field(default=False, metadata=_spec(_bool, keyword="save_code", env="TRACKER_SAVE_CODE"))
+    disable_git: bool = field(default=False, metadata=_spec(_bool, env="TRACKER_DISABLE_GIT"))
+    allow_val_change: bool = field(default=False, metadata=_spec(_bool, keyword="allow_val_change"))
+    anonymous: str | None = field(
+        default=None, metadata=_spec(_anonymous, keyword="anonymous", env="TRACKER_ANONYMOUS")
+    )
+    base_url: str | None = field(default=None, metadata=_spec(_base_url, env="TRACKER_BASE_URL"))
+    api_key: str | None = field(default=None, metadata=_spec(_optional_text(512), env="TRACKER_API_KEY"))
+    # online mode: how long finish() waits for the upload, and how often a quiet run says it is alive
+    upload_timeout: float = field(default=30.0, metadata=_spec(_seconds))
+    heartbeat_interval: float = field(default=10.0, metadata=_spec(_seconds))
+    # arrays/lists above 32 values are stored as histograms unless this is true
+    keep_raw_arrays: bool = field(default=False, metadata=_spec(_bool, env="TRACKER_KEEP_RAW_ARRAYS", wandb_env=False))
+    # "off": the run's console output is not copied to its output.log
+    console: str = field(default="auto", metadata=_spec(_console, env="TRACKER_CONSOLE"))
+    # CPU, memory, disk, network (and NVIDIA GPUs) sampled to system.jsonl by a background thread
+    system_metrics: bool = field(default=True, metadata=_spec(_bool, env="TRACKER_SYSTEM_METRICS", wandb_env=False))
+    system_metrics_interval: float = field(
+        default=10.0, metadata=_spec(_interval, env="TRACKER_SYSTEM_METRICS_INTERVAL", wandb_env=False)
+    )
+    preemption_signals: tuple[str, ...] = field(
+        default=("SIGTERM", "SIGUSR2"), metadata=_spec(_signals, env="TRACKER_PREEMPTION_SIGNALS", wandb_env=False)
+    )
+    # extra entries for metadata.json, e.g. the Hydra job a launcher ran
+    run_metadata: dict[str, Any] | None = field(default=None, metadata=_spec(_metadata))
+    # the least severe event written to the run's logs/debug.log (TRACKER_DEBUG=1 also echoes to stderr)
+    log_level: str = field(default="info", metadata=_spec(_log_level, env="TRACKER_LOG_LEVEL", wandb_env=False))
+    # the settings given explicitly, and where each came from (settings, a file, environment, argument, ...)
+    _given: Mapping[str, str] = field(default_factory=dict, init=False)
 
     def __init__(self, **values: Any) -> None:
-        self._values: dict[str, Any] = {}
-        self._sources: dict[str, str] = {}  # after resolve(): where each given value came from
-        self._update(values, lambda name: name)
+        self._fill(_parse(values, lambda name: name), "settings")
+
+    def _fill(self, values: Mapping[str, Any], source: str | Mapping[str, str]) -> None:
+        for name, spec in FIELDS.items():
+            object.__setattr__(self, name, values.get(name, spec.default))
+        given = dict.fromkeys(values, source) if isinstance(source, str) else dict(source)
+        object.__setattr__(self, "_given", given)
+
+    @classmethod
+    def _of(cls, values: Mapping[str, Any], source: str | Mapping[str, str]) -> Settings:
+        """Settings from values already parsed; ``source`` names where they came from (one, or per value)."""
+        settings = cls.__new__(cls)
+        settings._fill(values, source)
+        return settings
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], source: str) -> Settings:
         """Build settings from a mapping, naming ``source`` (a file, ``settings``) in every error."""
-        settings = cls()
-        settings._update(values, lambda name: f"{source}: {name}")
-        return settings
+        return cls._of(_parse(values, lambda name: f"{source}: {name}"), source)
 
     @classmethod
     def from_init_keywords(cls, keywords: Mapping[str, Any]) -> Settings:
         """Settings from init() keywords (None means not given); errors name the keyword."""
-        settings = cls()
+        values = {}
         for keyword, value in keywords.items():
             if keyword not in INIT_KEYWORDS:
                 raise UsageError(f"{keyword!r} is not an init() argument; known: {', '.join(INIT_KEYWORDS)}")
             if value is not None:
                 name = INIT_KEYWORDS[keyword]
-                settings._values[name] = _FIELDS[name][1](keyword, value)
-        return settings
+                values[name] = _parser(name)(keyword, value)
+        return cls._of(values, "argument")
 
     @classmethod
     def resolve(cls, settings: Settings | Mapping[str, Any] | None = None, **keywords: Any) -> Settings:
-        """The settings init() would use for these keywords: file < environment < settings= < keywords."""
-        return resolve(keywords, settings)
+        """The settings init() uses for these keywords (None means not given) and ``settings=``:
+        defaults < file < environment < setup() < settings= < keywords."""
+        layers = {
+            "file": from_file(settings_file_path()),
+            "environment": from_environment(os.environ),
+            "setup": process_defaults,  # what tracker.setup(settings=) gave
+            "settings": coerce(settings),
+            "argument": cls.from_init_keywords(keywords),
+        }
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        for source, layer in layers.items():
+            values.update(layer._values())
+            sources.update(dict.fromkeys(layer._given, source))
+        return cls._of(values, sources)
 
-    def _update(self, values: Mapping[str, Any], describe: Callable[[str], str]) -> None:
-        ignored = sorted(name for name in values if name in WANDB_ONLY_SETTINGS)
-        if ignored:
-            console.warn(f"{describe(', '.join(ignored))}: wandb setting(s) with no meaning in tracker, ignored")
-        for name, value in values.items():
-            if name in WANDB_ONLY_SETTINGS:
-                continue
-            if name not in _FIELDS:
-                allowed = ", ".join(sorted(_FIELDS))
-                raise UsageError(f"{describe(name)} is not a setting; known settings: {allowed}")
-            self._values[name] = _FIELDS[name][1](describe(name), value)
-
-    def __getattr__(self, name: str) -> Any:
-        if name in _FIELDS:
-            return self._values.get(name, _FIELDS[name][0])
-        raise AttributeError(f"Settings has no attribute {name!r}")
+    def _values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._given}
 
     def is_set(self, name: str) -> bool:
-        return name in self._values
+        return name in self._given
 
     def sources(self) -> dict[str, str]:
-        """Where each explicitly given value came from (file, environment, settings, argument), after resolve()."""
-        return dict(self._sources)
+        """Where each explicitly given value came from (file, environment, setup, settings, argument)."""
+        return dict(self._given)
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting with its effective value; secrets (the API key) are shown as set or not, never as text."""
-        values = {name: getattr(self, name) for name in _FIELDS}
+        values = {name: getattr(self, name) for name in FIELDS}
         if values["api_key"] is not None:
             values["api_key"] = "<set>"
         return values
 
     def merged(self, other: Settings) -> Settings:
         """A copy where ``other``'s explicitly set values win."""
-        result = Settings()
-        result._values = {**self._values, **other._values}
-        result._sources = {**self._sources, **other._sources}
-        return result
+        return self._of({**self._values(), **other._values()}, {**self._given, **other._given})
 
     def __repr__(self) -> str:
         given = ", ".join(
-            f"{name}={'<set>' if name == 'api_key' else repr(value)}" for name, value in self._values.items()
+            f"{name}={'<set>' if name == 'api_key' else repr(value)}" for name, value in self._values().items()
         )
         return f"Settings({given})"
+
+
+FIELDS: dict[str, Field[Any]] = {spec.name: spec for spec in fields(Settings) if not spec.name.startswith("_")}
+"""Every setting by name, in the order of the table."""
+
+INIT_KEYWORDS: dict[str, str] = {
+    spec.metadata["keyword"]: name for name, spec in FIELDS.items() if spec.metadata["keyword"] is not None
+}
+"""init() keyword -> setting, so that errors about keywords name the keyword the user wrote."""
+
+ENVIRONMENT: dict[str, str] = {spec.metadata["env"]: name for name, spec in FIELDS.items() if spec.metadata["env"]}
+"""TRACKER_* variable -> setting; each is named after its WANDB_* counterpart (read as fallback)."""
+
+# the TRACKER_* variables wandb has no counterpart for; every other one falls back to WANDB_<same suffix>
+_TRACKER_ONLY = frozenset(spec.metadata["env"] for spec in FIELDS.values() if not spec.metadata["wandb_env"])
+
+
+def _parser(name: str) -> Parser:
+    parse: Parser = FIELDS[name].metadata["parse"]
+    return parse
+
+
+def _parse(values: Mapping[str, Any], describe: Callable[[str], str]) -> dict[str, Any]:
+    """Validate given settings by name; wandb's settings with no meaning here are dropped with one warning."""
+    ignored = sorted(name for name in values if name in WANDB_ONLY_SETTINGS)
+    if ignored:
+        console.warn(f"{describe(', '.join(ignored))}: wandb setting(s) with no meaning in tracker, ignored")
+    parsed = {}
+    for name, value in values.items():
+        if name in WANDB_ONLY_SETTINGS:
+            continue
+        if name not in FIELDS:
+            allowed = ", ".join(sorted(FIELDS))
+            raise UsageError(f"{describe(name)} is not a setting; known settings: {allowed}")
+        if value is None and FIELDS[name].default is not None:
+            continue  # None means the default, as for init()'s keywords
+        parsed[name] = _parser(name)(describe(name), value)
+    return parsed
 
 
 def settings_file_path() -> str:
@@ -435,16 +451,16 @@ def resolve_root_dir(requested: str | os.PathLike[str] | None) -> str | None:
 
 def from_environment(environ: Mapping[str, str]) -> Settings:
     """Settings from TRACKER_* (else WANDB_*) variables; TRACKER_DISABLED=true (or WANDB_DISABLED) means disabled."""
-    settings = Settings()
+    values = {}
     for variable, name in ENVIRONMENT.items():
         found = environment_value(environ, variable)
         if found is not None:
-            settings._values[name] = _FIELDS[name][1](*found)
+            values[name] = _parser(name)(*found)
     disabled = environment_value(environ, "TRACKER_DISABLED")
     wandb_under_tracker = disabled is not None and disabled[0].startswith("WANDB_") and environ.get("TRACKER_MODE")
     if disabled is not None and not wandb_under_tracker and _validate.boolean(*disabled, from_text=True):
-        settings._values["mode"] = "disabled"
-    return settings
+        values["mode"] = "disabled"
+    return Settings._of(values, "environment")
 
 
 process_defaults = Settings()
@@ -460,20 +476,3 @@ def coerce(value: Settings | Mapping[str, Any] | None) -> Settings:
     if isinstance(value, Mapping):
         return Settings.from_mapping(value, "settings")
     raise UsageError(f"settings={value!r} must be a tracker.Settings or a dict, not {type(value).__name__}")
-
-
-def resolve(keywords: Mapping[str, Any], settings: Settings | Mapping[str, Any] | None) -> Settings:
-    """Apply the precedence chain to init()'s keywords (None means not given) and ``settings=``."""
-    explicit = Settings.from_init_keywords(keywords)
-    layers = {
-        "file": from_file(settings_file_path()),
-        "environment": from_environment(os.environ),
-        "setup": process_defaults,  # what tracker.setup(settings=) gave
-        "settings": coerce(settings),
-        "argument": explicit,
-    }
-    resolved = Settings()
-    for source, layer in layers.items():
-        resolved = resolved.merged(layer)
-        resolved._sources.update(dict.fromkeys(layer._values, source))
-    return resolved

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import weakref
 from typing import Any
 
 from tracker import _journal, _layout
@@ -18,6 +19,7 @@ from tracker._lock import RunLock
 from tracker.atomic import write_all, write_atomic
 
 _NOT_STORED = "nothing of this call was stored and the run's journal is intact"
+_OPEN: weakref.WeakSet[RunWriter] = weakref.WeakSet()  # what a forked child must let go of
 
 
 def _whole_records_end(fd: int) -> int:
@@ -38,7 +40,7 @@ def _whole_records_end(fd: int) -> int:
 class RunWriter:
     """Owns a run directory for the lifetime of the run; created by init(), closed by finish()."""
 
-    __slots__ = ("_damaged", "_history_fd", "_size", "lock", "paths")
+    __slots__ = ("__weakref__", "_damaged", "_history_fd", "_size", "lock", "paths")
 
     def __init__(self, paths: _layout.RunPaths, lock: RunLock) -> None:
         self.paths = paths
@@ -50,6 +52,7 @@ class RunWriter:
         self._damaged = os.fstat(self._history_fd).st_size != self._size  # a tail torn by an earlier kill
         if self._damaged:
             self._mend()
+        _OPEN.add(self)
 
     @classmethod
     def open(cls, paths: _layout.RunPaths, lock: RunLock) -> RunWriter:
@@ -146,3 +149,13 @@ class NullWriter:
 
     def forget_after_fork(self) -> None:
         pass
+
+
+def _forget_after_fork() -> None:
+    """A forked child must not write or unlock its parent's runs: it drops every inherited descriptor."""
+    for writer in list(_OPEN):
+        writer.forget_after_fork()
+    _OPEN.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)

@@ -46,9 +46,9 @@ def logs(
         _print(filter(keep, _logread.merged_host_events(store.root)), as_json)
         return
     run = resolve_run(store, reference or "")
-    path = os.path.join(run.path, _layout.LOGS_DIR, _layout.DEBUG_LOG)
+    path = os.path.join(run.directory, _layout.LOGS_DIR, _layout.DEBUG_LOG)
     if follow:
-        lock = os.path.join(run.path, _layout.LOCK_FILE)
+        lock = os.path.join(run.directory, _layout.LOCK_FILE)
         try:
             for event in _logread.follow(path, lambda: _lock.is_held(lock)):
                 if keep(event):

@@ -91,13 +91,13 @@ def sync(
         raise CommandError(f"{url} refused the key ({viewer.detail()})")
     failed = 0
     for run in runs:
-        if is_held(os.path.join(run.path, _layout.LOCK_FILE)):
+        if is_held(os.path.join(run.directory, _layout.LOCK_FILE)):
             console.note(f"{run.project}/{run.id}: skipped, a live process is writing it (it uploads itself online)")
             continue
         owner = entity or run.entity or viewer.body["entity"]
         journal_id = run._record.get("journal_id") or f"local-{run.id}"
         path = f"/api/runs/{owner}/{run.project}/{run.id}"
-        uploader = Uploader(client, path, _layout.RunPaths(run.path), journal_id, state=run.state)
+        uploader = Uploader(client, path, _layout.RunPaths(run.directory), journal_id, state=run.state)
         try:
             uploader.start()
             before = uploader.offset or 0

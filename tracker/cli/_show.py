@@ -49,11 +49,11 @@ def _media_counts(run_directory: str) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _lineage(run: Any) -> list[dict[str, Any]]:
+def _lineage(directory: str | None) -> list[dict[str, Any]]:
     """The artifact versions a local run logged and used (a server's runs have none yet)."""
     from tracker._artifacts import lineage
 
-    return lineage(run.path) if isinstance(run.path, str) and os.path.isdir(run.path) else []
+    return lineage(directory) if directory is not None else []
 
 
 @click.command("show")
@@ -63,6 +63,7 @@ def _lineage(run: Any) -> list[dict[str, Any]]:
 def show(ctx: click.Context, run_ref: str) -> None:
     """Identity, state, tags, notes, config, summary, metadata and files of one run."""
     run = resolve_run(api(ctx), run_ref)
+    directory = getattr(run, "directory", None)  # where a local run is stored (None for a server's run)
     details = {
         "id": run.id,
         "name": run.name,
@@ -77,13 +78,15 @@ def show(ctx: click.Context, run_ref: str) -> None:
         "created_at": run.created_at,
         "updated_at": run.updated_at,
         "path": run.path,
+        "directory": directory,
     }
     sections = {"config": run.config, "summary": run.summary, "metadata": run.metadata}
-    files = _files(run.files_dir)
-    media = _media_counts(run.path)
-    artifacts = _lineage(run)
+    files = _files(run.files_dir) if directory is not None else []
+    media = _media_counts(directory) if directory is not None else {}
+    artifacts = _lineage(directory)
     # the end of the console output says why a run failed or crashed
-    output = tail(os.path.join(run.path, OUTPUT_FILE)) if run.state in ("failed", "crashed") else []
+    failed = directory is not None and run.state in ("failed", "crashed")
+    output = tail(os.path.join(directory, OUTPUT_FILE)) if failed else []
     if wants_json(ctx):
         document = {**details, **sections, "files": files, "media": media, "artifacts": artifacts}
         console.out(to_json({**document, "output_tail": output}))

@@ -35,7 +35,7 @@ def rm(ctx: click.Context, run_refs: tuple[str, ...], yes: bool) -> None:
     store = api(ctx, local=True)
     runs = list({run.path: run for run in (resolve_run(store, reference) for reference in run_refs)}.values())
     for run in runs:
-        if is_held(os.path.join(run.path, _layout.LOCK_FILE)):
+        if is_held(os.path.join(run.directory, _layout.LOCK_FILE)):
             raise CommandError(f"run {run.project}/{run.id} is running (a live process holds it); not removed")
     listed = "\n".join(f"  {run.project}/{run.id}  {run.name}  ({run.state})" for run in runs)
     if not yes:
@@ -43,7 +43,7 @@ def rm(ctx: click.Context, run_refs: tuple[str, ...], yes: bool) -> None:
     confirm(f"move {len(runs)} run(s) to the trash?", yes)
     for run in runs:
         target = trash_target(store.root, run.project, run.id, "removed")
-        shutil.move(run.path, target)
+        shutil.move(run.directory, target)
         console.note(f"moved {run.project}/{run.id} to {target}")
 
 
