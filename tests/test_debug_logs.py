@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -250,6 +251,8 @@ def test_no_api_key_reaches_any_log_file(server, store):
     assert "/alice/p/secret" in result.stdout
     events = events_of(store, "secret")
     assert named(events, "online.connected") and named(events, "probe")[0]["note"] == "the key is <redacted>"
+    names = [event["event"] for event in events]  # the upload's end is still the run's (its log closes last)
+    assert names.index("run.finished") < names.index("online.stopped") and names[-1] == "online.stopped"
     assert "probe" in result.stderr and key not in result.stderr  # the TRACKER_DEBUG echo is redacted too
     secret = key.encode()
     for root in (store, server.data):
@@ -351,3 +354,81 @@ def test_tracker_logs_refuses_bad_arguments(store):
         assert result.returncode == 2 and result.stderr.startswith("error:") and message in result.stderr, result
     bad_level = logs_cli(store, "x", "--level", "loud")
     assert bad_level.returncode == 2 and "loud" in bad_level.stderr
+
+
+def test_a_lock_waited_for_names_its_holder(store, tmp_path):
+    """A second process finds the run's lock held, waits, and takes it once the holder has finished."""
+    ready, waiting, released = (tmp_path / name for name in ("ready", "waiting", "released"))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+                import os, time, tracker
+                run = tracker.init(project="p", dir={str(store)!r}, id="w")
+                open({str(ready)!r}, "w").close()
+                while not os.path.exists({str(waiting)!r}):
+                    time.sleep(0.01)
+                run.finish()
+                open({str(released)!r}, "w").close()
+            """),
+        ]
+    )
+    wait_for_file(ready)
+    # the lock's first retry pause becomes a barrier: it says "waiting" and lasts until the holder let go
+    run_python(
+        f"""
+        import os, time, tracker
+        pause = time.sleep
+        def barrier(seconds):
+            if not os.path.exists({str(waiting)!r}):
+                open({str(waiting)!r}, "w").close()
+                while not os.path.exists({str(released)!r}):
+                    pause(0.01)
+            pause(seconds)
+        time.sleep = barrier
+        run = tracker.init(project="p", dir={str(store)!r}, id="w", resume="allow")
+        time.sleep = pause
+        run.finish()
+        """
+    )
+    assert holder.wait(timeout=60) == 0
+    events = events_of(store, "w")
+    (waited,) = named(events, "lock.waited")
+    assert waited["holder"] == {"pid": holder.pid, "host": socket.gethostname()} and waited["waited_s"] > 0
+    assert waited["path"].endswith(os.path.join("w", "lock")) and waited["level"] == "info"
+    assert [event["action"] for event in named(events, "identity.decided")] == ["new", "resumed"]
+
+
+def test_events_after_finish_are_dropped_and_never_bring_a_removed_run_back(store):
+    run = tracker.init(project="p", dir=store, id="late")
+    run.finish()
+    written = events_of(store, "late")
+    assert written[-1]["event"] == "run.finished"
+    run._debug.warning("late.event")  # a thread that outlived finish() (an upload past its deadline)
+    assert events_of(store, "late") == written
+    directory = store.joinpath(*PROJECT_DIR, "late")
+    shutil.rmtree(directory)  # `tracker rm`
+    run._debug.warning("later.event")
+    assert _logs.flush() and not directory.exists()
+    dropped = named(host_events(store), "event.dropped")
+    assert [(event["dropped"], event["run_id"], event["level"]) for event in dropped] == [
+        ("late.event", "late", "debug"),
+        ("later.event", "late", "debug"),
+    ]
+
+
+def test_log_level_from_settings_and_the_environment(store, monkeypatch):
+    tracker.init(project="p", dir=store, id="dbg", settings=tracker.Settings(log_level="debug")).finish()
+    assert named(events_of(store, "dbg"), "lock.taken")  # debug events only when asked for
+    tracker.init(project="p", dir=store, id="inf").finish()
+    assert not named(events_of(store, "inf"), "lock.taken")
+    monkeypatch.setenv("TRACKER_LOG_LEVEL", "error")
+    run = tracker.init(project="p", dir=store, id="err")
+    run.log({"x": 1}, step=2)
+    run.log({"x": 1}, step=1)  # a warning: below the level
+    run.finish()
+    assert not store.joinpath(*PROJECT_DIR, "err", "logs", "debug.log").exists()
+    monkeypatch.setenv("TRACKER_LOG_LEVEL", "loud")
+    with pytest.raises(tracker.UsageError, match="loud"):
+        tracker.init(project="p", dir=store, id="bad")

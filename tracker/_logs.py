@@ -15,6 +15,7 @@ Event names and fields are documented in ``tracker/FORMAT.md`` ("Debug events").
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import queue
 import socket
@@ -43,7 +44,7 @@ def echo_enabled() -> bool:
 class DebugLog:
     """A logger bound to one file, a level and a context (e.g. run_id); cheap to call from any thread."""
 
-    __slots__ = ("_capture", "_context", "_echo", "_path", "_threshold")
+    __slots__ = ("_capture", "_closed", "_context", "_echo", "_path", "_threshold")
 
     def __init__(self, path: str, *, level: str = DEFAULT_LEVEL, **context: Any) -> None:
         self._path = path
@@ -51,6 +52,7 @@ class DebugLog:
         self._echo = echo_enabled()
         self._threshold = LEVELS["debug"] if self._echo else LEVELS[level]
         self._capture: Any = None  # the handler on Hydra's and submitit's loggers (tracker._logcapture)
+        self._closed = False
 
     @property
     def path(self) -> str:
@@ -72,8 +74,11 @@ class DebugLog:
         self.event("error", event, **fields)
 
     def event(self, level: str, event: str, *, at: float | None = None, **fields: Any) -> None:
-        """Queue one event if its level passes this log's threshold."""
+        """Queue one event if its level passes this log's threshold; dropped (and noted) once closed."""
         if LEVELS[level] < self._threshold:
+            return
+        if self._closed:
+            self._note_dropped(event)
             return
         _ensure_thread()
         item = ("log", self._path, level, event, {**self._context, **fields}, at or time.time(), os.getpid())
@@ -93,7 +98,12 @@ class DebugLog:
         self._capture = _logcapture.attach(self, level)
 
     def close(self) -> None:
-        """Stop capturing, then close the file once what was queued before is written."""
+        """Stop capturing, then close the file once what was queued before is written.
+
+        Later events are dropped: a run's log is closed when its run has ended, and its directory may
+        be gone by then (``tracker rm``); reopening the file would re-create it.
+        """
+        self._closed = True
         if self._capture is not None:
             from tracker import _logcapture
 
@@ -103,6 +113,23 @@ class DebugLog:
             _open.remove(self)
         _ensure_thread()
         _queue.put((_CLOSE, self._path))
+
+    def _note_dropped(self, event: str) -> None:
+        """A debug note in this host's log that a run's late event was not written (a thread outliving finish())."""
+        run_id = self._context.get("run_id")
+        if run_id is None:
+            return
+        from tracker import _layout
+
+        run_directory = os.path.dirname(os.path.dirname(self._path))
+        host_event(
+            _layout.root_of_run(run_directory),
+            "debug",
+            "event.dropped",
+            run_id=run_id,
+            dropped=event,
+            reason="the run had finished: its log was closed",
+        )
 
 
 def warning_shown(message: str) -> None:
@@ -133,7 +160,10 @@ def host_event(root: str, level: str, event: str, **fields: Any) -> None:
     """
     from tracker import _layout
 
-    DebugLog(_layout.host_log(root, socket.gethostname()), level="debug").event(level, event, **fields)
+    path = _layout.host_log(root, socket.gethostname())
+    with contextlib.suppress(OSError):  # the writer drops the event if the store cannot be written
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    DebugLog(path, level="debug").event(level, event, **fields)
 
 
 def flush(timeout: float = 2.0) -> bool:
@@ -164,12 +194,17 @@ def _ensure_thread() -> None:
 
 
 class _AppendFile:
-    """The output end: one write() per rendered line on an O_APPEND descriptor (never torn, never buffered)."""
+    """The output end: one write() per rendered line on an O_APPEND descriptor (never torn, never buffered).
+
+    Only the file's own directory is created (a run's ``logs/``), never its parents: an event for a
+    run directory that is gone must not bring it back.
+    """
 
     __slots__ = ("fd",)
 
     def __init__(self, path: str) -> None:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(os.path.dirname(path) or ".")
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
     def write_line(self, line: str) -> None:
