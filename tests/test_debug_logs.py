@@ -313,6 +313,11 @@ def test_tracker_logs_prints_filters_and_follows(store):
     assert followed.returncode == 0 and "run.finished" in followed.stdout
     host = logs_cli(store, "--host")
     assert "run.opened" in host.stdout and "run_id=cli1" in host.stdout
+    other_host = store / "tracker-runs" / ".logs" / "node7.jsonl"  # another host's file of the shared store
+    earlier = {"timestamp": "2000-01-01T00:00:00.000000Z", "level": "info", "event": "run.opened", "run_id": "far"}
+    other_host.write_bytes(orjson.dumps(earlier) + b'\n{"torn')
+    merged = logs_cli(store, "--host", "--json", "--event", "run.opened")
+    assert [orjson.loads(line)["run_id"] for line in merged.stdout.splitlines()] == ["far", "cli1"]
 
 
 def test_tracker_logs_follows_a_running_run_until_it_ends(store, tmp_path):
@@ -432,3 +437,24 @@ def test_log_level_from_settings_and_the_environment(store, monkeypatch):
     monkeypatch.setenv("TRACKER_LOG_LEVEL", "loud")
     with pytest.raises(tracker.UsageError, match="loud"):
         tracker.init(project="p", dir=store, id="bad")
+
+
+def test_the_debug_pipeline_is_made_of_structlog_processors(store):
+    """The writer skips importing structlog, not its protocol: the same processors run under structlog."""
+    import structlog
+
+    from tracker import _redact
+
+    _redact.add_secret("sk-known-key-1234")
+    fields = {"api_key": "k", "url": "postgresql://u:pw@h/db", "note": "uses sk-known-key-1234"}
+    logger = structlog.wrap_logger(
+        structlog.ReturnLogger(), processors=[*_logs.processors(), structlog.processors.JSONRenderer()]
+    )
+    through_structlog = orjson.loads(logger.info("probe", timestamp=1_700_000_000.25, _echo=False, **fields))
+    run = tracker.init(project="p", dir=store, id="proto")
+    _logs.run_event("info", "probe", **fields)
+    run.finish()
+    (written,) = named(events_of(store, "proto"), "probe")
+    assert through_structlog["timestamp"] == "2023-11-14T22:13:20.250000Z"
+    for name in fields:
+        assert written[name] == through_structlog[name] != fields[name]

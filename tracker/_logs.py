@@ -5,9 +5,11 @@ through structlog-protocol processors (timestamp, secret redaction in ``tracker.
 TRACKER_DEBUG echo), renders them with orjson and appends each with one ``write()`` on an ``O_APPEND``
 descriptor: an event is in the file (the kernel's page cache) as soon as it is written, and concurrent
 writers on one host never tear each other's lines. init() waits for its events before returning
-(``flush``), so a run killed right after still has them; that is why structlog itself, whose import
-(rich, asyncio) costs more than init(), is not imported here. Nothing here runs on ``log()``'s path,
-and ``logging`` is never configured.
+(``flush``), so a run killed right after still has them. This module is the project's one exception
+to "logs through structlog": it runs structlog's processor protocol (``processors()``) without importing
+structlog, whose import costs several times ``import tracker`` (measured in tracker/FORMAT.md). The
+launcher's events come through here too; the server logs through structlog. Nothing here runs on
+``log()``'s path, and ``logging`` is never configured.
 
 Event names and fields are documented in ``tracker/FORMAT.md`` ("Debug events").
 """
@@ -235,12 +237,20 @@ def _render(event: dict[str, Any]) -> str:
 _COMMON = ("timestamp", "level", "event", "pid", "_echo")
 
 
-def _write_forever() -> None:
+def processors() -> tuple[Any, ...]:
+    """The pipeline every event goes through, as structlog processors ``(logger, method, event) -> event``.
+
+    Applied by the writer thread itself rather than through ``structlog.wrap_logger``: importing
+    structlog (it loads rich and asyncio) costs several times ``import tracker`` whole, and init() waits
+    for its events (measured in tracker/FORMAT.md, "Why the writer does not import structlog").
+    """
     from tracker import _redact
 
-    # structlog's processor protocol, applied here rather than through structlog.wrap_logger: importing
-    # structlog (which loads rich and asyncio) takes longer than init() itself, and init() waits for its events
-    processors = (_stamp, _redact.processor, _echo)
+    return (_stamp, _redact.processor, _echo)
+
+
+def _write_forever() -> None:
+    pipeline = processors()
     outputs: dict[str, _AppendFile] = {}
 
     def write(
@@ -252,7 +262,7 @@ def _write_forever() -> None:
         record = {"timestamp": timestamp, "level": level, "event": event, "pid": pid, "_echo": echoed}
         record.update((key, value) for key, value in fields.items() if key not in _COMMON)
         try:
-            for processor in processors:
+            for processor in pipeline:
                 record = processor(None, level, record)
             line = _render(record)
         except (TypeError, ValueError) as error:  # one event that cannot be rendered is written as such
