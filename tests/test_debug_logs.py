@@ -253,6 +253,7 @@ def test_no_api_key_reaches_any_log_file(server, store):
     assert named(events, "online.connected") and named(events, "probe")[0]["note"] == "the key is <redacted>"
     names = [event["event"] for event in events]  # the upload's end is still the run's (its log closes last)
     assert names.index("run.finished") < names.index("online.stopped") and names[-1] == "online.stopped"
+    assert named(events, "online.batch")[-1]["offset"] > 0  # log_level debug: each upload batch
     assert "probe" in result.stderr and key not in result.stderr  # the TRACKER_DEBUG echo is redacted too
     secret = key.encode()
     for root in (store, server.data):
@@ -458,3 +459,27 @@ def test_the_debug_pipeline_is_made_of_structlog_processors(store):
     assert through_structlog["timestamp"] == "2023-11-14T22:13:20.250000Z"
     for name in fields:
         assert written[name] == through_structlog[name] != fields[name]
+
+
+def test_settings_from_a_file_an_id_from_the_environment_and_the_online_fallback(store, tmp_path, monkeypatch):
+    settings_file = tmp_path / "settings.toml"
+    settings_file.write_text('project = "p"\n')
+    monkeypatch.setenv("TRACKER_SETTINGS_FILE", str(settings_file))
+    monkeypatch.setenv("TRACKER_CREDENTIALS_FILE", str(tmp_path / "no-credentials.json"))
+    monkeypatch.setenv("TRACKER_RUN_ID", "from-env")
+    monkeypatch.setenv("TRACKER_BASE_URL", "http://127.0.0.1:9")
+    for name in ("TRACKER_API_KEY", "WANDB_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    tracker.init(dir=store, mode="online", settings=tracker.Settings(log_level="debug")).finish()
+    events = events_of(store, "from-env")
+    (resolved,) = named(events, "settings.resolved")
+    assert {name: resolved["sources"][name] for name in ("project", "run_id", "log_level", "mode")} == {
+        "project": "file",
+        "run_id": "environment",
+        "log_level": "settings",
+        "mode": "argument",
+    }
+    assert named(events, "identity.decided")[0]["id_source"] == "environment"
+    (fallback,) = named(events, "online.fallback")  # decided before the run's log existed, kept for it
+    assert fallback["base_url"] == "http://127.0.0.1:9" and "no API key" in fallback["problem"]
+    assert "stored offline" in named(events, "warning.shown")[0]["message"]
