@@ -483,3 +483,23 @@ def test_settings_from_a_file_an_id_from_the_environment_and_the_online_fallback
     (fallback,) = named(events, "online.fallback")  # decided before the run's log existed, kept for it
     assert fallback["base_url"] == "http://127.0.0.1:9" and "no API key" in fallback["problem"]
     assert "stored offline" in named(events, "warning.shown")[0]["message"]
+
+
+def test_every_event_emitted_is_documented_and_every_documented_one_emitted():
+    """Event names are read from the calls that emit them (ast), and held against FORMAT.md's table."""
+    import ast
+    import re
+
+    repo = Path(__file__).resolve().parent.parent
+    emitters = {"debug", "info", "warning", "error", "event", "run_event", "host_event", "before_run", "checkpoint"}
+    emitted = set()
+    for path in [*(repo / "tracker").rglob("*.py"), *(repo / "launcher").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", None))
+                for argument in node.args[:3] if name in emitters else ():
+                    if isinstance(argument, ast.Constant) and re.fullmatch(r"[a-z_]+\.[a-z_]+", str(argument.value)):
+                        emitted.add(argument.value)
+    documented = set(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", (repo / "tracker" / "FORMAT.md").read_text(), re.M))
+    assert emitted - documented == set()
+    assert documented - emitted == {"library.log"}  # emitted through tracker._logcapture's constant
