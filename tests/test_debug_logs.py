@@ -503,3 +503,20 @@ def test_every_event_emitted_is_documented_and_every_documented_one_emitted():
     documented = set(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", (repo / "tracker" / "FORMAT.md").read_text(), re.M))
     assert emitted - documented == set()
     assert documented - emitted == {"library.log"}  # emitted through tracker._logcapture's constant
+
+
+def test_upload_retries_while_the_server_is_down_are_events(server, store, monkeypatch):
+    monkeypatch.setenv("TRACKER_BASE_URL", server.url)
+    monkeypatch.setenv("TRACKER_API_KEY", server.user("bob"))
+    run = tracker.init(project="p", id="flaky", dir=store, mode="online")
+    run.log({"x": 0})
+    server.stop(signal.SIGKILL)
+    run.log({"x": 1})
+    wait_for(lambda: named(events_of(store, "flaky"), "online.retry"), "an upload retry")
+    server.start()  # the same port and data: the upload goes on
+    run.finish()
+    events = events_of(store, "flaky")
+    retry = named(events, "online.retry")[0]
+    assert retry["level"] == "warning" and retry["error"] and retry["wait_s"] > 0
+    (stopped,) = named(events, "online.stopped")
+    assert stopped["refused"] is None and stopped["level"] == "info"
