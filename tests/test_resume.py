@@ -285,3 +285,11 @@ def test_a_store_with_the_old_single_resume_file_still_resumes(store):
     again = tracker.init(project="p", dir=store, resume="auto")  # its marker is newer than the old file
     assert again.id != run_id and not again.resumed
     again.finish()
+
+
+def test_an_old_resume_file_of_another_project_does_not_hide_this_projects_marker(store):
+    run_id = kill_after_logging(store, steps=1)
+    (store / "tracker-runs" / "resume.json").write_bytes(orjson.dumps({"run_id": "other", "project": "q"}))
+    run = tracker.init(project="p", dir=store, resume="auto")
+    assert run.id == run_id and run.resumed
+    run.finish()

@@ -41,19 +41,17 @@ def last_started(root: str, project: str) -> tuple[str, Any] | None:
     legacy = _layout.resume_file(root)
     with contextlib.suppress(OSError):
         candidates.append((os.stat(legacy).st_mtime_ns, legacy))
-    if not candidates:
-        return None
-    newest = max(mtime for mtime, _path in candidates)
-    records = []
-    for _mtime, path in (candidate for candidate in candidates if candidate[0] == newest):
-        record = read_json_object(path, _WHAT)
-        if record is not None and record.get("project") == project:
-            at = record.get("at")
-            records.append((at if isinstance(at, int | float) else 0.0, path, record.get("run_id")))
-    if not records:  # the newest is an old resume.json of another project: look no further, as before
-        return None
-    _at, path, run_id = max(records, key=lambda item: (item[0], item[1]))
-    return path, run_id
+    for mtime in sorted({mtime for mtime, _path in candidates}, reverse=True):  # newest first
+        records = []
+        for path in (path for candidate_mtime, path in candidates if candidate_mtime == mtime):
+            record = read_json_object(path, _WHAT)
+            if record is not None and record.get("project") == project:  # an old resume.json may name another
+                at = record.get("at")
+                records.append((at if isinstance(at, int | float) else 0.0, path, record.get("run_id")))
+        if records:
+            _at, path, run_id = max(records, key=lambda item: (item[0], item[1]))
+            return path, run_id
+    return None
 
 
 def _markers(directory: str) -> list[tuple[int, str]]:
