@@ -408,9 +408,15 @@ def test_a_lock_waited_for_names_its_holder(store, tmp_path):
 
 def test_events_after_finish_are_dropped_and_never_bring_a_removed_run_back(store):
     run = tracker.init(project="p", dir=store, id="late")
+
+    def failing_teardown() -> None:
+        raise RuntimeError("the integration broke")
+
+    run._finish_hooks.append(failing_teardown)  # its warning comes after run.finished: still the run's
     run.finish()
     written = events_of(store, "late")
-    assert written[-1]["event"] == "run.finished"
+    assert [event["event"] for event in written[-2:]] == ["run.finished", "warning.shown"]
+    assert "the integration broke" in written[-1]["message"]
     run._debug.warning("late.event")  # a thread that outlived finish() (an upload past its deadline)
     assert events_of(store, "late") == written
     directory = store.joinpath(*PROJECT_DIR, "late")
