@@ -566,7 +566,7 @@ class Run:
                 hook()
             except Exception as error:  # an integration's teardown must not undo a finished run
                 console.warn(f"run {self.id}: an integration's teardown failed ({type(error).__name__}: {error})")
-        if self._debug:  # last: the upload's end and the teardown warnings are still the run's events
+        if owned and self._debug:  # last: the upload's end and the teardown warnings are still the run's
             self._debug.close()
 
     def _close_store(self, state: str, code: int) -> None:
@@ -593,6 +593,8 @@ class Run:
         if self._debug:
             self._debug.info("run.finished", state=state, exit_code=code, steps=self._step, failed=failed or None)
         if failed:
+            if self._debug:  # finish() ends here
+                self._debug.close()
             reads = state if journaled else ("preempted" if self._preempting else "crashed")
             raise StorageError(
                 f"finish(): run {self.id} could not write {'; '.join(failed)}. Every row log() stored is intact "

@@ -162,7 +162,8 @@ class SummaryState:
         """wandb's step_sync: a row logging a metric but not its step metric gets that one's last value.
 
         Called for every row while some rule has step_sync (``step_syncs`` is not empty), before the
-        row is written, so the history holds what the charts plot against.
+        row is written, so the history holds what the charts plot against; the values are remembered
+        by ``observe_row`` once the row is stored (a rejected log() changes nothing).
         """
         added = {}
         for key in row:
@@ -171,12 +172,6 @@ class SummaryState:
             if step is not None and step not in row and self._last_steps.get(step) is not None:
                 added[step] = self._last_steps[step]
         row.update(added)
-        self._remember_steps(row)
-
-    def _remember_steps(self, row: Mapping[str, Any]) -> None:
-        for name in self.step_syncs:
-            if name in row:
-                self._last_steps[name] = row[name]
 
     def _rule_for(self, key: str) -> MetricRule | None:
         try:
@@ -194,6 +189,9 @@ class SummaryState:
         if not self.rules:
             self.values.update(row)
             return
+        for name in self.step_syncs:
+            if name in row:
+                self._last_steps[name] = row[name]
         for key, value in row.items():
             rule = None if key.startswith("_") else self._rule_for(key)  # _step, _runtime: always last
             if rule is None or rule.aggregates == ("last",):
@@ -247,8 +245,6 @@ class SummaryState:
         """Fold one journal record of any kind."""
         event = record.get(EVENT)
         if event is None:
-            if self.step_syncs:
-                self._remember_steps(record)
             self.observe_row(record)
         elif event == "summary":
             self.set_explicit(record.get("data") or {})
