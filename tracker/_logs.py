@@ -7,7 +7,7 @@ descriptor: an event is in the file (the kernel's page cache) as soon as it is w
 writers on one host never tear each other's lines. init() waits for its events before returning
 (``flush``), so a run killed right after still has them. This module is the project's one exception
 to "logs through structlog": it runs structlog's processor protocol (``processors()``) without importing
-structlog, whose import costs several times ``import tracker`` (measured in tracker/FORMAT.md). The
+structlog, whose import costs 2.5 to 4 times ``import tracker`` (measured in tracker/FORMAT.md). The
 launcher's events come through here too; the server logs through structlog. Nothing here runs on
 ``log()``'s path, and ``logging`` is never configured.
 
