@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -250,6 +251,9 @@ def test_no_api_key_reaches_any_log_file(server, store):
     assert "/alice/p/secret" in result.stdout
     events = events_of(store, "secret")
     assert named(events, "online.connected") and named(events, "probe")[0]["note"] == "the key is <redacted>"
+    names = [event["event"] for event in events]  # the upload's end is still the run's (its log closes last)
+    assert names.index("run.finished") < names.index("online.stopped") and names[-1] == "online.stopped"
+    assert named(events, "online.batch")[-1]["offset"] > 0  # log_level debug: each upload batch
     assert "probe" in result.stderr and key not in result.stderr  # the TRACKER_DEBUG echo is redacted too
     secret = key.encode()
     for root in (store, server.data):
@@ -310,6 +314,11 @@ def test_tracker_logs_prints_filters_and_follows(store):
     assert followed.returncode == 0 and "run.finished" in followed.stdout
     host = logs_cli(store, "--host")
     assert "run.opened" in host.stdout and "run_id=cli1" in host.stdout
+    other_host = store / "tracker-runs" / ".logs" / "node7.jsonl"  # another host's file of the shared store
+    earlier = {"timestamp": "2000-01-01T00:00:00.000000Z", "level": "info", "event": "run.opened", "run_id": "far"}
+    other_host.write_bytes(orjson.dumps(earlier) + b'\n{"torn')
+    merged = logs_cli(store, "--host", "--json", "--event", "run.opened")
+    assert [orjson.loads(line)["run_id"] for line in merged.stdout.splitlines()] == ["far", "cli1"]
 
 
 def test_tracker_logs_follows_a_running_run_until_it_ends(store, tmp_path):
@@ -351,3 +360,169 @@ def test_tracker_logs_refuses_bad_arguments(store):
         assert result.returncode == 2 and result.stderr.startswith("error:") and message in result.stderr, result
     bad_level = logs_cli(store, "x", "--level", "loud")
     assert bad_level.returncode == 2 and "loud" in bad_level.stderr
+
+
+def test_a_lock_waited_for_names_its_holder(store, tmp_path):
+    """A second process finds the run's lock held, waits, and takes it once the holder has finished."""
+    ready, waiting, released = (tmp_path / name for name in ("ready", "waiting", "released"))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+                import os, time, tracker
+                run = tracker.init(project="p", dir={str(store)!r}, id="w")
+                open({str(ready)!r}, "w").close()
+                while not os.path.exists({str(waiting)!r}):
+                    time.sleep(0.01)
+                run.finish()
+                open({str(released)!r}, "w").close()
+            """),
+        ]
+    )
+    wait_for_file(ready)
+    # the lock's first retry pause becomes a barrier: it says "waiting" and lasts until the holder let go
+    run_python(
+        f"""
+        import os, time, tracker
+        pause = time.sleep
+        def barrier(seconds):
+            if not os.path.exists({str(waiting)!r}):
+                open({str(waiting)!r}, "w").close()
+                while not os.path.exists({str(released)!r}):
+                    pause(0.01)
+            pause(seconds)
+        time.sleep = barrier
+        run = tracker.init(project="p", dir={str(store)!r}, id="w", resume="allow")
+        time.sleep = pause
+        run.finish()
+        """
+    )
+    assert holder.wait(timeout=60) == 0
+    events = events_of(store, "w")
+    (waited,) = named(events, "lock.waited")
+    assert waited["holder"] == {"pid": holder.pid, "host": socket.gethostname()} and waited["waited_s"] > 0
+    assert waited["path"].endswith(os.path.join("w", "lock")) and waited["level"] == "info"
+    assert [event["action"] for event in named(events, "identity.decided")] == ["new", "resumed"]
+
+
+def test_events_after_finish_are_dropped_and_never_bring_a_removed_run_back(store):
+    run = tracker.init(project="p", dir=store, id="late")
+
+    def failing_teardown() -> None:
+        raise RuntimeError("the integration broke")
+
+    run._finish_hooks.append(failing_teardown)  # its warning comes after run.finished: still the run's
+    run.finish()
+    written = events_of(store, "late")
+    assert [event["event"] for event in written[-2:]] == ["run.finished", "warning.shown"]
+    assert "the integration broke" in written[-1]["message"]
+    run._debug.warning("late.event")  # a thread that outlived finish() (an upload past its deadline)
+    assert events_of(store, "late") == written
+    directory = store.joinpath(*PROJECT_DIR, "late")
+    shutil.rmtree(directory)  # `tracker rm`
+    run._debug.warning("later.event")
+    assert _logs.flush() and not directory.exists()
+    dropped = named(host_events(store), "event.dropped")
+    assert [(event["dropped"], event["run_id"], event["level"]) for event in dropped] == [
+        ("late.event", "late", "debug"),
+        ("later.event", "late", "debug"),
+    ]
+
+
+def test_log_level_from_settings_and_the_environment(store, monkeypatch):
+    tracker.init(project="p", dir=store, id="dbg", settings=tracker.Settings(log_level="debug")).finish()
+    assert named(events_of(store, "dbg"), "lock.taken")  # debug events only when asked for
+    tracker.init(project="p", dir=store, id="inf").finish()
+    assert not named(events_of(store, "inf"), "lock.taken")
+    monkeypatch.setenv("TRACKER_LOG_LEVEL", "error")
+    run = tracker.init(project="p", dir=store, id="err")
+    run.log({"x": 1}, step=2)
+    run.log({"x": 1}, step=1)  # a warning: below the level
+    run.finish()
+    assert not store.joinpath(*PROJECT_DIR, "err", "logs", "debug.log").exists()
+    monkeypatch.setenv("TRACKER_LOG_LEVEL", "loud")
+    with pytest.raises(tracker.UsageError, match="loud"):
+        tracker.init(project="p", dir=store, id="bad")
+
+
+def test_the_debug_pipeline_is_made_of_structlog_processors(store):
+    """The writer skips importing structlog, not its protocol: the same processors run under structlog."""
+    import structlog
+
+    from tracker import _redact
+
+    _redact.add_secret("sk-known-key-1234")
+    fields = {"api_key": "k", "url": "postgresql://u:pw@h/db", "note": "uses sk-known-key-1234"}
+    logger = structlog.wrap_logger(
+        structlog.ReturnLogger(), processors=[*_logs.processors(), structlog.processors.JSONRenderer()]
+    )
+    through_structlog = orjson.loads(logger.info("probe", timestamp=1_700_000_000.25, _echo=False, **fields))
+    run = tracker.init(project="p", dir=store, id="proto")
+    _logs.run_event("info", "probe", **fields)
+    run.finish()
+    (written,) = named(events_of(store, "proto"), "probe")
+    assert through_structlog["timestamp"] == "2023-11-14T22:13:20.250000Z"
+    for name in fields:
+        assert written[name] == through_structlog[name] != fields[name]
+
+
+def test_settings_from_a_file_an_id_from_the_environment_and_the_online_fallback(store, tmp_path, monkeypatch):
+    settings_file = tmp_path / "settings.toml"
+    settings_file.write_text('project = "p"\n')
+    monkeypatch.setenv("TRACKER_SETTINGS_FILE", str(settings_file))
+    monkeypatch.setenv("TRACKER_CREDENTIALS_FILE", str(tmp_path / "no-credentials.json"))
+    monkeypatch.setenv("TRACKER_RUN_ID", "from-env")
+    monkeypatch.setenv("TRACKER_BASE_URL", "http://127.0.0.1:9")
+    for name in ("TRACKER_API_KEY", "WANDB_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    tracker.init(dir=store, mode="online", settings=tracker.Settings(log_level="debug")).finish()
+    events = events_of(store, "from-env")
+    (resolved,) = named(events, "settings.resolved")
+    assert {name: resolved["sources"][name] for name in ("project", "run_id", "log_level", "mode")} == {
+        "project": "file",
+        "run_id": "environment",
+        "log_level": "settings",
+        "mode": "argument",
+    }
+    assert named(events, "identity.decided")[0]["id_source"] == "environment"
+    (fallback,) = named(events, "online.fallback")  # decided before the run's log existed, kept for it
+    assert fallback["base_url"] == "http://127.0.0.1:9" and "no API key" in fallback["problem"]
+    assert "stored offline" in named(events, "warning.shown")[0]["message"]
+
+
+def test_every_event_emitted_is_documented_and_every_documented_one_emitted():
+    """Event names are read from the calls that emit them (ast), and held against FORMAT.md's table."""
+    import ast
+    import re
+
+    repo = Path(__file__).resolve().parent.parent
+    emitters = {"debug", "info", "warning", "error", "event", "run_event", "host_event", "before_run", "checkpoint"}
+    emitted = set()
+    for path in [*(repo / "tracker").rglob("*.py"), *(repo / "launcher").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", None))
+                for argument in node.args[:3] if name in emitters else ():
+                    if isinstance(argument, ast.Constant) and re.fullmatch(r"[a-z_]+\.[a-z_]+", str(argument.value)):
+                        emitted.add(argument.value)
+    documented = set(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", (repo / "tracker" / "FORMAT.md").read_text(), re.M))
+    assert emitted - documented == set()
+    assert documented - emitted == {"library.log"}  # emitted through tracker._logcapture's constant
+
+
+def test_upload_retries_while_the_server_is_down_are_events(server, store, monkeypatch):
+    monkeypatch.setenv("TRACKER_BASE_URL", server.url)
+    monkeypatch.setenv("TRACKER_API_KEY", server.user("bob"))
+    run = tracker.init(project="p", id="flaky", dir=store, mode="online")
+    run.log({"x": 0})
+    server.stop(signal.SIGKILL)
+    run.log({"x": 1})
+    wait_for(lambda: named(events_of(store, "flaky"), "online.retry"), "an upload retry")
+    server.start()  # the same port and data: the upload goes on
+    run.finish()
+    events = events_of(store, "flaky")
+    retry = named(events, "online.retry")[0]
+    assert retry["level"] == "warning" and retry["error"] and retry["wait_s"] > 0
+    (stopped,) = named(events, "online.stopped")
+    assert stopped["refused"] is None and stopped["level"] == "info"

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import textwrap
 import time
 
+import orjson
 import pytest
 
 import tracker
-from tests.conftest import run_python
+from tests.conftest import run_python, wait_for
 
 
 def kill_after_logging(store, *, steps: int, extra: str = "", env=None) -> str:
@@ -223,3 +226,70 @@ def test_resume_after_a_torn_last_line_keeps_every_new_record_readable(store):
     rows = tracker.Api(store).run("p/torn").history()
     assert [row["x"] for row in rows] == [0, 1]
     assert b'"_event":"resume"' in history.read_bytes().split(b"\n")[-4] + history.read_bytes()
+
+
+# ------------------------------------------------------------------ store-root files: one writer each
+
+
+def start_racing_runs(store, tmp_path, ids: tuple[str, ...]) -> None:
+    """Start one process per id, released together by one file (a barrier); each starts its run and dies."""
+    go = tmp_path / "go"
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(f"""
+                    import os, signal, time, tracker
+                    open({str(tmp_path / f"ready-{run_id}")!r}, "w").close()
+                    while not os.path.exists({str(go)!r}):
+                        time.sleep(0.001)
+                    run = tracker.init(project="p", dir={str(store)!r}, id={run_id!r})
+                    run.log({{"x": 1}})
+                    os.kill(os.getpid(), signal.SIGKILL)
+                """),
+            ]
+        )
+        for run_id in ids
+    ]
+    wait_for(lambda: all((tmp_path / f"ready-{run_id}").exists() for run_id in ids), "every child ready")
+    go.touch()
+    assert [child.wait(timeout=120) for child in children] == [-9] * len(ids)
+
+
+def test_runs_started_at_once_each_keep_their_resume_marker(store, tmp_path):
+    ids = ("racer0", "racer1", "racer2")
+    start_racing_runs(store, tmp_path, ids)
+    markers = store / "tracker-runs" / "resume" / "p"
+    assert sorted(path.name for path in markers.iterdir()) == [f"{run_id}.json" for run_id in ids]  # none lost
+    records = {run_id: orjson.loads((markers / f"{run_id}.json").read_bytes()) for run_id in ids}
+    assert all(record["run_id"] == run_id and record["project"] == "p" for run_id, record in records.items())
+    assert not (store / "tracker-runs" / "resume.json").exists()  # no file shared by every process
+    host_log = store / "tracker-runs" / ".logs" / f"{socket.gethostname()}.jsonl"
+    lines = [orjson.loads(line) for line in host_log.read_bytes().splitlines()]  # every line whole
+    assert sorted(line["run_id"] for line in lines if line["event"] == "run.opened") == list(ids)
+    newest = max(ids, key=lambda run_id: ((markers / f"{run_id}.json").stat().st_mtime_ns, records[run_id]["at"]))
+    run = tracker.init(project="p", dir=store, resume="auto")
+    assert run.id == newest and run.resumed
+    run.finish()
+
+
+def test_a_store_with_the_old_single_resume_file_still_resumes(store):
+    run_id = kill_after_logging(store, steps=2)
+    root = store / "tracker-runs"
+    shutil.rmtree(root / "resume")  # as a store written before per-run markers
+    (root / "resume.json").write_bytes(orjson.dumps({"run_id": run_id, "project": "p"}))
+    run = tracker.init(project="p", dir=store, resume="auto")
+    assert run.id == run_id and run.resumed and run.step == 2
+    run.finish()
+    again = tracker.init(project="p", dir=store, resume="auto")  # its marker is newer than the old file
+    assert again.id != run_id and not again.resumed
+    again.finish()
+
+
+def test_an_old_resume_file_of_another_project_does_not_hide_this_projects_marker(store):
+    run_id = kill_after_logging(store, steps=1)
+    (store / "tracker-runs" / "resume.json").write_bytes(orjson.dumps({"run_id": "other", "project": "q"}))
+    run = tracker.init(project="p", dir=store, resume="auto")
+    assert run.id == run_id and run.resumed
+    run.finish()

@@ -52,6 +52,11 @@ def test_a_two_by_two_sweep_runs_as_a_job_array(app):
         assert job["node"] == socket.gethostname().split(".")[0] and job["restart_count"] == 0
         array_ids.add(job["array_job_id"])
         assert job["array_task_id"] in {"0", "1", "2", "3"}
+        log = Path(run.path, "logs", "debug.log").read_bytes().splitlines()
+        (started,) = [event for event in map(orjson.loads, log) if event["event"] == "job.started"]
+        assert started["slurm_job_id"] == job["job_id"] and started["requeues"] == 0
+        assert started["slurm_array_job_id"] == job["array_job_id"]
+        assert started["slurm_array_task_id"] == job["array_task_id"]
     assert len(array_ids) == 1, "one job array for the sweep"
 
 

@@ -157,3 +157,80 @@ def test_a_resumed_run_killed_while_preempting_summarizes_its_whole_history(stor
     )
     view = tracker.Api(store).run("p/rk")
     assert view.state == "preempted" and view.summary["x"] == 9 and view.history()[-1]["x"] == 9
+
+
+# ------------------------------------------------------------------ wandb's define_metric options
+
+
+def test_a_later_definition_is_merged_unless_overwrite(store):
+    run = tracker.init(project="p", dir=store)
+    run.define_metric("loss", summary="min")
+    run.define_metric("loss", summary="max")  # wandb's documented way to get both
+    run.define_metric("loss", goal="minimize")  # leaves the summary as it was
+    run.define_metric("acc", summary="min")
+    run.define_metric("acc", summary="max", overwrite=True)
+    for loss, acc in ((3.0, 0.2), (1.0, 0.9), (2.0, 0.5)):
+        run.log({"loss": loss, "acc": acc})
+    assert run.summary["loss"] == {"min": 1.0, "max": 3.0} and run.summary["acc"] == 0.9
+    run.finish()
+    assert stored_summary(store, run)["loss"] == {"min": 1.0, "max": 3.0}  # readers fold the merged rule
+
+
+@pytest.mark.parametrize(
+    ("summary", "goal", "expected"),
+    [("best", "maximize", 0.9), ("best", "minimize", 0.2), ("best", None, 0.2), ("copy", None, 0.5)],
+)
+def test_best_follows_the_goal_and_copy_is_the_last_value(store, summary, goal, expected):
+    run = tracker.init(project="p", dir=store)
+    run.define_metric("acc", summary=summary, goal=goal)
+    for acc in (0.2, 0.9, 0.5):
+        run.log({"acc": acc})
+    run.finish()
+    assert run.summary["acc"] == expected and stored_summary(store, run)["acc"] == expected
+
+
+def test_step_sync_copies_the_step_metric_into_rows_that_lack_it(store):
+    run = tracker.init(project="p", dir=store, id="sync")
+    run.log({"epoch": 1})  # logged before the rule: still the value copied
+    run.define_metric("val/*", step_metric="epoch")  # step_sync defaults to on with a step_metric
+    run.define_metric("train/loss", step_metric="epoch", step_sync=False)
+    run.log({"val/loss": 0.5})
+    run.log({"epoch": 2, "val/loss": 0.4})
+    run.log({"val/acc": 0.7, "train/loss": 1.0})
+    run.log({"train/loss": 0.9})
+    run.finish()
+    rows = tracker.Api(store).run("p/sync").history()
+    assert [row.get("epoch") for row in rows] == [1, 1, 2, 2, None]
+
+
+def test_step_sync_goes_on_after_a_resume(store):
+    result = run_python(
+        f"""
+        import os, signal, tracker
+        run = tracker.init(project="p", dir={str(store)!r}, id="again")
+        run.define_metric("val", step_metric="epoch")
+        run.log({{"epoch": 7, "val": 1.0}})
+        os.kill(os.getpid(), signal.SIGKILL)
+        """,
+        check=False,
+    )
+    assert result.returncode == -9
+    run = tracker.init(project="p", dir=store, id="again", resume="must")
+    run.log({"val": 0.5})
+    run.finish()
+    assert tracker.Api(store).run("p/again").history()[-1]["epoch"] == 7
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"overwrite": "yes"}, "define_metric: overwrite='yes' must be a bool"),
+        ({"step_sync": 1}, "define_metric: step_sync=1 must be a bool"),
+        ({"hidden": "no"}, "define_metric: hidden='no' must be a bool"),
+        ({"summary": "min,copy,median"}, "median"),
+    ],
+)
+def test_define_metric_options_are_checked(store, kwargs, match):
+    run = tracker.init(project="p", dir=store)
+    with pytest.raises(tracker.UsageError, match=match):
+        run.define_metric("loss", **kwargs)

@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 
-from tracker import _layout, _validate, console
+from tracker import _autoresume, _layout, _validate, console
 from tracker._errors import Error, UsageError
 from tracker._journal import DamagedFile, read_json_object
 from tracker._lock import LockGone, RunLock
@@ -127,12 +127,13 @@ def _clear_debris(paths: _layout.RunPaths) -> None:
 
 def _auto_candidate(root: str, project: str) -> Claim | None:
     """resume='auto': the last run started from this store, if it did not finish and nobody holds it."""
-    path = _layout.resume_file(root)
+    path = _layout.resume_dir(root, project)
     try:
-        previous = read_json_object(path, "the resume file")
-        if previous is None or previous.get("project") != project:
+        found = _autoresume.last_started(root, project)
+        if found is None:
             return None
-        candidate = _validate.identifier("run_id", previous.get("run_id"))
+        path, run_id = found
+        candidate = _validate.identifier("run_id", run_id)
     except Error as error:
         console.warn(f"resume='auto': ignoring {path} ({error}); starting a new run")
         return None

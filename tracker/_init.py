@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any, cast
 
-from tracker import _claim, _config, _credentials, _events, _layout, _logs, _process, _settings, console
+from tracker import _autoresume, _claim, _config, _credentials, _events, _layout, _logs, _process, _settings, console
 from tracker._errors import StorageError, UsageError
 from tracker._journal import (
     EVENT,
@@ -23,7 +23,6 @@ from tracker._journal import (
     read_json_object,
     read_records,
     run_record_problem,
-    write_json_atomic,
 )
 from tracker._logs import DebugLog
 from tracker._metadata import collect, git_head, git_state, program_path, utc_now_iso
@@ -396,7 +395,7 @@ def _after_start(
     """What a started run does besides its own records: none of it can fail the start."""
     paths = claim.paths
     with contextlib.suppress(OSError):  # only serves resume="auto"; a read-only root must not fail the run
-        write_json_atomic(_layout.resume_file(claim.root), {"run_id": claim.run_id, "project": claim.project})
+        _autoresume.mark_started(claim.root, claim.project, claim.run_id)
     if resolved.save_code:
         try:
             run._save_code(program_path())

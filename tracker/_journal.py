@@ -21,7 +21,7 @@ from tracker.atomic import write_atomic
 STEP, RUNTIME, TIMESTAMP, EVENT, NONFINITE = "_step", "_runtime", "_timestamp", "_event", "_nonfinite"
 RESERVED_KEYS = frozenset((STEP, RUNTIME, TIMESTAMP, EVENT, NONFINITE))
 MAX_STEP = 2**63 - 1
-AGGREGATES = ("min", "max", "mean", "first", "last", "none")
+AGGREGATES = ("min", "max", "mean", "best", "first", "last", "none")
 GOALS = ("minimize", "maximize")
 FINAL_STATES = ("finished", "failed", "preempted")
 
@@ -141,6 +141,8 @@ def _event_problem(record: dict[str, Any]) -> str | None:
             return f"a metric event's 'summary' must be a list drawn from {', '.join(AGGREGATES)}"
         if not isinstance(record.get("step_metric"), str | None) or record.get("goal") not in (None, *GOALS):
             return "a metric event's 'step_metric' must be a string and 'goal' minimize or maximize"
+        if not isinstance(record.get("step_sync"), bool | None):
+            return "a metric event's 'step_sync' must be true or false"
     if event == "resume" and not (_is_int(record.get("starting_step")) and record["starting_step"] >= 0):
         return "a resume event needs 'starting_step', a non-negative integer"
     if event == "finish" and (record.get("state") not in FINAL_STATES or not _is_int(record.get("exit_code"))):

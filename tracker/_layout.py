@@ -22,6 +22,7 @@ ARTIFACTS_FILE = "artifacts.jsonl"
 DEBUG_LOG = "debug.log"
 HOST_LOGS_DIR = ".logs"
 RESUME_FILE = "resume.json"
+RESUME_DIR = "resume"
 
 
 def store_root(base_dir: str) -> str:
@@ -69,7 +70,17 @@ def trash_target(root: str, project: str, run_id: str, reason: str) -> str:
 
 
 def resume_file(root: str) -> str:
+    """The single resume file of stores written before per-run markers (read, never written)."""
     return os.path.join(root, RESUME_FILE)
+
+
+def resume_dir(root: str, project: str) -> str:
+    return os.path.join(root, RESUME_DIR, project)
+
+
+def resume_marker(root: str, project: str, run_id: str) -> str:
+    """``<store>/resume/<project>/<run_id>.json``: written only by the process holding that run's lock."""
+    return os.path.join(resume_dir(root, project), f"{run_id}.json")
 
 
 def host_log(root: str, host: str) -> str:

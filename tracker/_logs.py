@@ -5,9 +5,11 @@ through structlog-protocol processors (timestamp, secret redaction in ``tracker.
 TRACKER_DEBUG echo), renders them with orjson and appends each with one ``write()`` on an ``O_APPEND``
 descriptor: an event is in the file (the kernel's page cache) as soon as it is written, and concurrent
 writers on one host never tear each other's lines. init() waits for its events before returning
-(``flush``), so a run killed right after still has them; that is why structlog itself, whose import
-(rich, asyncio) costs more than init(), is not imported here. Nothing here runs on ``log()``'s path,
-and ``logging`` is never configured.
+(``flush``), so a run killed right after still has them. This module is the project's one exception
+to "logs through structlog": it runs structlog's processor protocol (``processors()``) without importing
+structlog, whose import costs 2.5 to 4 times ``import tracker`` (measured in tracker/FORMAT.md). The
+launcher's events come through here too; the server logs through structlog. Nothing here runs on
+``log()``'s path, and ``logging`` is never configured.
 
 Event names and fields are documented in ``tracker/FORMAT.md`` ("Debug events").
 """
@@ -15,6 +17,7 @@ Event names and fields are documented in ``tracker/FORMAT.md`` ("Debug events").
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import queue
 import socket
@@ -43,7 +46,7 @@ def echo_enabled() -> bool:
 class DebugLog:
     """A logger bound to one file, a level and a context (e.g. run_id); cheap to call from any thread."""
 
-    __slots__ = ("_capture", "_context", "_echo", "_path", "_threshold")
+    __slots__ = ("_capture", "_closed", "_context", "_echo", "_path", "_threshold")
 
     def __init__(self, path: str, *, level: str = DEFAULT_LEVEL, **context: Any) -> None:
         self._path = path
@@ -51,6 +54,7 @@ class DebugLog:
         self._echo = echo_enabled()
         self._threshold = LEVELS["debug"] if self._echo else LEVELS[level]
         self._capture: Any = None  # the handler on Hydra's and submitit's loggers (tracker._logcapture)
+        self._closed = False
 
     @property
     def path(self) -> str:
@@ -72,8 +76,11 @@ class DebugLog:
         self.event("error", event, **fields)
 
     def event(self, level: str, event: str, *, at: float | None = None, **fields: Any) -> None:
-        """Queue one event if its level passes this log's threshold."""
+        """Queue one event if its level passes this log's threshold; dropped (and noted) once closed."""
         if LEVELS[level] < self._threshold:
+            return
+        if self._closed:
+            self._note_dropped(event)
             return
         _ensure_thread()
         item = ("log", self._path, level, event, {**self._context, **fields}, at or time.time(), os.getpid())
@@ -93,7 +100,12 @@ class DebugLog:
         self._capture = _logcapture.attach(self, level)
 
     def close(self) -> None:
-        """Stop capturing, then close the file once what was queued before is written."""
+        """Stop capturing, then close the file once what was queued before is written.
+
+        Later events are dropped: a run's log is closed when its run has ended, and its directory may
+        be gone by then (``tracker rm``); reopening the file would re-create it.
+        """
+        self._closed = True
         if self._capture is not None:
             from tracker import _logcapture
 
@@ -103,6 +115,23 @@ class DebugLog:
             _open.remove(self)
         _ensure_thread()
         _queue.put((_CLOSE, self._path))
+
+    def _note_dropped(self, event: str) -> None:
+        """A debug note in this host's log that a run's late event was not written (a thread outliving finish())."""
+        run_id = self._context.get("run_id")
+        if run_id is None:
+            return
+        from tracker import _layout
+
+        run_directory = os.path.dirname(os.path.dirname(self._path))
+        host_event(
+            _layout.root_of_run(run_directory),
+            "debug",
+            "event.dropped",
+            run_id=run_id,
+            dropped=event,
+            reason="the run had finished: its log was closed",
+        )
 
 
 def warning_shown(message: str) -> None:
@@ -133,7 +162,10 @@ def host_event(root: str, level: str, event: str, **fields: Any) -> None:
     """
     from tracker import _layout
 
-    DebugLog(_layout.host_log(root, socket.gethostname()), level="debug").event(level, event, **fields)
+    path = _layout.host_log(root, socket.gethostname())
+    with contextlib.suppress(OSError):  # the writer drops the event if the store cannot be written
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    DebugLog(path, level="debug").event(level, event, **fields)
 
 
 def flush(timeout: float = 2.0) -> bool:
@@ -164,12 +196,17 @@ def _ensure_thread() -> None:
 
 
 class _AppendFile:
-    """The output end: one write() per rendered line on an O_APPEND descriptor (never torn, never buffered)."""
+    """The output end: one write() per rendered line on an O_APPEND descriptor (never torn, never buffered).
+
+    Only the file's own directory is created (a run's ``logs/``), never its parents: an event for a
+    run directory that is gone must not bring it back.
+    """
 
     __slots__ = ("fd",)
 
     def __init__(self, path: str) -> None:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(os.path.dirname(path) or ".")
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
     def write_line(self, line: str) -> None:
@@ -200,12 +237,20 @@ def _render(event: dict[str, Any]) -> str:
 _COMMON = ("timestamp", "level", "event", "pid", "_echo")
 
 
-def _write_forever() -> None:
+def processors() -> tuple[Any, ...]:
+    """The pipeline every event goes through, as structlog processors ``(logger, method, event) -> event``.
+
+    Applied by the writer thread itself rather than through ``structlog.wrap_logger``: importing
+    structlog (it loads rich and asyncio) costs several times ``import tracker`` whole, and init() waits
+    for its events (measured in tracker/FORMAT.md, "Why the writer does not import structlog").
+    """
     from tracker import _redact
 
-    # structlog's processor protocol, applied here rather than through structlog.wrap_logger: importing
-    # structlog (which loads rich and asyncio) takes longer than init() itself, and init() waits for its events
-    processors = (_stamp, _redact.processor, _echo)
+    return (_stamp, _redact.processor, _echo)
+
+
+def _write_forever() -> None:
+    pipeline = processors()
     outputs: dict[str, _AppendFile] = {}
 
     def write(
@@ -217,7 +262,7 @@ def _write_forever() -> None:
         record = {"timestamp": timestamp, "level": level, "event": event, "pid": pid, "_echo": echoed}
         record.update((key, value) for key, value in fields.items() if key not in _COMMON)
         try:
-            for processor in processors:
+            for processor in pipeline:
                 record = processor(None, level, record)
             line = _render(record)
         except (TypeError, ValueError) as error:  # one event that cannot be rendered is written as such

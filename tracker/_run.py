@@ -292,6 +292,8 @@ class Run:
                 now = time.time()
                 record = {STEP: current, RUNTIME: now - self._start + self._runtime_offset, TIMESTAMP: now}
                 record.update(data)
+                if self._summary_state.step_syncs:  # define_metric(step_metric=...): wandb's step_sync
+                    self._summary_state.sync_steps(record)
                 self._writer.append(_journal.encode_record(record))  # raises before anything has changed
                 self._summary_state.observe_row(record)
                 self._step = current + 1 if advance else current
@@ -340,9 +342,24 @@ class Run:
         goal: str | None = None,
         overwrite: bool | None = None,
     ) -> None:
-        """Declare how a metric (or a trailing-``*`` glob of them) is summarized and plotted."""
+        """Declare how a metric (or a trailing-``*`` glob of them) is summarized and plotted.
+
+        As in wandb: ``summary`` is one or more of min, max, mean, best (by ``goal``), first, last,
+        copy (= last), none; ``step_sync`` (default: on when ``step_metric`` is given) copies the step
+        metric's last value into rows that lack it; a later call for the same name is merged into the
+        earlier one unless ``overwrite=True``. One aggregate is stored as a plain value, several as a dict.
+        """
         self._ensure_live("define_metric()")
-        rule = parse_rule(name, step_metric, summary, goal, hidden)
+        rule = parse_rule(
+            name,
+            step_metric,
+            summary,
+            goal,
+            hidden,
+            step_sync=step_sync,
+            overwrite=overwrite,
+            defined=self._summary_state.rules,
+        )
         self._journal_event(rule.to_event())
         self._summary_state.define(rule)
         if self._debug:
@@ -544,6 +561,8 @@ class Run:
                 hook()
             except Exception as error:  # an integration's teardown must not undo a finished run
                 console.warn(f"run {self.id}: an integration's teardown failed ({type(error).__name__}: {error})")
+        if owned and self._debug:  # last: the upload's end and the teardown warnings are still the run's
+            self._debug.close()
 
     def _close_store(self, state: str, code: int) -> None:
         """Write the final records, each on its own, then release the lock whatever failed."""
@@ -568,8 +587,9 @@ class Run:
         self._writer.close()
         if self._debug:
             self._debug.info("run.finished", state=state, exit_code=code, steps=self._step, failed=failed or None)
-            self._debug.close()
         if failed:
+            if self._debug:  # finish() ends here
+                self._debug.close()
             reads = state if journaled else ("preempted" if self._preempting else "crashed")
             raise StorageError(
                 f"finish(): run {self.id} could not write {'; '.join(failed)}. Every row log() stored is intact "
