@@ -1,14 +1,19 @@
-"""The ``>>>`` examples in tracker/ and sweeps/ docstrings run, in the isolated environment every test gets.
+"""Docstrings: the ``>>>`` examples of tracker/ and sweeps/ run, and the main entry points document each argument.
 
-(clean_environment in conftest.py: a fresh cwd, no settings or credentials file, no TRACKER_* from the shell.)
+The examples run in the isolated environment every test gets (clean_environment in conftest.py: a fresh
+cwd, no settings or credentials file, no TRACKER_* from the shell).
 """
 
 from __future__ import annotations
 
 import doctest
 import importlib
+import inspect
 import io
 import pkgutil
+import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -42,3 +47,14 @@ def test_the_public_modules_have_examples() -> None:
     assert _examples("tracker")
     assert _examples("tracker.util")
     assert _examples("sweeps.identity")
+
+
+@pytest.mark.parametrize(
+    "function", [tracker.init, tracker.Run.log, tracker.Run.define_metric, tracker.Run.finish, tracker.Api.runs]
+)
+def test_entry_points_document_every_argument(function: Callable[..., Any]) -> None:
+    docstring = inspect.getdoc(function) or ""
+    assert "\nArgs:\n" in docstring, f"{function.__qualname__} has no Args: section"
+    documented = re.findall(r"^    (\w+): ", docstring.split("\nArgs:\n", 1)[1], flags=re.MULTILINE)
+    expected = [name for name in inspect.signature(function).parameters if name != "self"]
+    assert documented == expected
