@@ -57,29 +57,31 @@ class TrackingLauncherMixin:
         super().setup(hydra_context=hydra_context, task_function=wrapped, config=config)  # type: ignore[misc]
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        config = self.config
+        assert config is not None, "Hydra calls setup() before launch()"
         manifest = SweepManifest.open(
             self.api,
             self.project,
             self.group,
-            sweep_dir=str(self.config.hydra.sweep.dir),
-            task_name=self.config.hydra.job.name,
-            overrides=experiment_overrides(self.config.hydra.overrides.task),
+            sweep_dir=str(config.hydra.sweep.dir),
+            task_name=config.hydra.job.name,
+            overrides=experiment_overrides(config.hydra.overrides.task),
             launcher=type(self).__name__,
             attempt=self.attempt,
-            sweeper=self.config.hydra.sweeper.get("_target_"),
+            sweeper=config.hydra.sweeper.get("_target_"),
             summary_metric=self.summary_metric,
         )
         task: TrackedTask = self.task_function  # type: ignore[assignment]  # wrapped in setup()
         jobs = []
         for index, overrides in enumerate(job_overrides):
             num = initial_job_idx + index
-            job = {"num": num, "overrides": list(overrides), "name": job_name(overrides)}
+            job: dict[str, Any] = {"num": num, "overrides": list(overrides), "name": job_name(overrides)}
             job["run_id"] = task.run_id(overrides, num)
             if task.search:
                 job["params"] = task.params(overrides)
             jobs.append(job)
         manifest.add_jobs(jobs)
-        events.sweep_launched(self.api.root, self.group, type(self).__name__, str(self.config.hydra.sweep.dir), jobs)
+        events.sweep_launched(self.api.root, self.group, type(self).__name__, str(config.hydra.sweep.dir), jobs)
         try:
             return super().launch(job_overrides, initial_job_idx)  # type: ignore[misc]
         finally:

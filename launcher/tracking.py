@@ -8,8 +8,9 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
+from hydra.conf import HydraConf
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -29,7 +30,13 @@ _INIT_KEYS = tuple(field.name for field in dataclasses.fields(TrackerConf) if fi
 def tracker_yaml(config: DictConfig) -> dict[str, Any]:
     """The job's ``tracker`` node as plain values ({} when the app has none)."""
     node = config.get("tracker") if isinstance(config, DictConfig) else None
-    return OmegaConf.to_container(node, resolve=True) if node is not None else {}
+    if node is None:
+        return {}
+    if not isinstance(node, DictConfig):
+        raise tracker.UsageError(f"tracker={node!r} must be a mapping of tracker keys (project: ..., tags: ...)")
+    container = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(container, dict)  # a DictConfig converts to a dict
+    return {str(key): value for key, value in container.items()}
 
 
 def validate(yaml: Mapping[str, Any]) -> None:
@@ -69,8 +76,8 @@ def _hydra_metadata() -> dict[str, Any]:
     return {
         "hydra": {
             "job_name": hydra.job.name,
-            "job_num": hydra.job.get("num"),
-            "job_id": hydra.job.get("id"),
+            "job_num": _job_field(hydra, "num"),
+            "job_id": _job_field(hydra, "id"),
             "override_dirname": hydra.job.override_dirname,
             "overrides": list(hydra.overrides.task),
             "output_dir": hydra.runtime.output_dir,
@@ -79,6 +86,12 @@ def _hydra_metadata() -> dict[str, Any]:
             "sweep_dir": hydra.sweep.dir if hydra.mode == RunMode.MULTIRUN else None,
         }
     }
+
+
+def _job_field(hydra: HydraConf, key: str) -> Any:
+    """``hydra.job.<key>``, None while unset (``num`` and ``id`` are missing outside a multirun)."""
+    job = cast(DictConfig, hydra.job)  # typed as Hydra's JobConf dataclass, a DictConfig at runtime
+    return job.get(key)
 
 
 def start_run(config: DictConfig, *, task: TrackedTask | None = None) -> tracker.Run:
@@ -96,7 +109,7 @@ def start_run(config: DictConfig, *, task: TrackedTask | None = None) -> tracker
     metadata = _hydra_metadata()
     if task is not None:
         hydra = HydraConfig.get()
-        num = hydra.job.get("num")
+        num = _job_field(hydra, "num")
         kwargs["group"] = task.group  # the launcher's group, fixed once for the whole sweep
         kwargs["id"] = task.run_id(overrides, num)
         metadata["sweep"] = {"group": task.group, "search": task.search}
@@ -104,9 +117,8 @@ def start_run(config: DictConfig, *, task: TrackedTask | None = None) -> tracker
             metadata["sweep"].update(trial=num, params=task.params(overrides), sweeper=hydra.sweeper._target_)
     if (task is not None and task.requeues > 0) or int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:
         kwargs["resume"] = "allow"  # a requeued job continues its own run, whatever resume says
-    job_config = OmegaConf.to_container(
-        OmegaConf.masked_copy(config, [key for key in config if key not in ("hydra", "tracker")]), resolve=True
-    )
+    job_keys = [key for key in config if isinstance(key, str) and key not in ("hydra", "tracker")]
+    job_config = OmegaConf.to_container(OmegaConf.masked_copy(config, job_keys), resolve=True)
     settings = {**(yaml.get("settings") or {}), "run_metadata": metadata}
     run = tracker.init(
         config=job_config,

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The test command: set up .venv, start the services the suites need (as root), run ruff and pytest.
+# The test command: set up .venv, start the services the suites need (as root), run ruff, mypy and pytest.
 # In CI (CI=true) a skipped service test (slurm, postgres, browser) counts as a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy  # the files and settings are in pyproject.toml's [tool.mypy]
 if [ "${CI:-}" = "true" ]; then export TRACKER_REQUIRE_SERVICES=1; fi
 stop=()
 cleanup() { for command in "${stop[@]}"; do eval "$command" >/dev/null 2>&1 || true; done; }

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Text, func, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, Text, func, select, type_coerce
 
 from server.reads import state_of
 from server.schema import entities, runs
@@ -101,7 +101,7 @@ class RunsTable:
     def _snapshot(
         self, connection: Connection, visible: frozenset[str], project: str | None
     ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
-        where = entities.c.name.in_(sorted(visible))
+        where: ColumnElement[bool] = entities.c.name.in_(sorted(visible))
         if project is not None:
             where = where & (runs.c.project == project)
         joined = runs.join(entities, entities.c.id == runs.c.entity_id)

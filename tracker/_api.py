@@ -314,10 +314,29 @@ class Api:
         job_type: str | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> list[RunView]:
-        """Runs of a project (None: of every project), oldest first.
+        """Runs of a project, oldest first, read from the store without locking it (live runs included).
 
-        ``tags`` keeps runs holding all the given tags; ``progress(done, total)`` is called while a
-        large project is scanned. Damaged runs are skipped, each with a warning naming it.
+        Damaged runs are skipped, each with a warning naming it, so one broken directory does not hide
+        the others.
+
+        Args:
+            project: the project's name; None lists the runs of every project in the store.
+            group: keep only the runs of this group (e.g. one sweep).
+            tags: keep only the runs holding all of these tags (a single tag may be given as a str).
+            state: keep only the runs in this state (``running``, ``finished``, ``failed``, ``crashed``,
+                ``preempted``); any other value is a UsageError.
+            job_type: keep only the runs of this job type.
+            progress: called as ``progress(done, total)`` while a large project is scanned.
+
+        Returns:
+            A RunView per run, sorted by creation time, then id.
+
+        >>> import tempfile
+        >>> import tracker
+        >>> with tempfile.TemporaryDirectory() as store:
+        ...     tracker.init(project="demo", dir=store, name="first", mode="offline").finish()
+        ...     [run.name for run in tracker.Api(store).runs("demo", state="finished")]
+        ['first']
         """
         if state is not None and state not in STATES:
             raise UsageError(f"state={state!r} is not a run state; choose one of {', '.join(STATES)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -19,10 +20,8 @@ def _is_omegaconf(value: Any) -> bool:
 
 def _plain(value: Any) -> Any:
     """Deep copy into plain containers so later changes to the caller's objects do not leak in."""
-    if _is_omegaconf(value):
-        from omegaconf import OmegaConf  # already imported by whoever built the DictConfig
-
-        return OmegaConf.to_container(value, resolve=True)
+    if _is_omegaconf(value):  # the caller's omegaconf, loaded by whoever built the DictConfig (never imported here)
+        return sys.modules["omegaconf"].OmegaConf.to_container(value, resolve=True)
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

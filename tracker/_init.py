@@ -60,7 +60,45 @@ def init(
     id: str | None = None,
     settings: Settings | dict[str, Any] | None = None,
 ) -> Run:
-    """Start (or resume) a tracked run, with the semantics documented for ``wandb.init()``."""
+    """Start (or resume) a tracked run, with the semantics documented for ``wandb.init()``.
+
+    Every argument left None falls back to ``settings``, then the ``TRACKER_*`` (else ``WANDB_*``)
+    environment, then the settings file; bad values are a UsageError naming the argument.
+
+    Args:
+        job_type: a label for the kind of run (``train``, ``eval``, ...), kept with the run.
+        dir: the directory holding the store (``tracker-runs/``); default the working directory. An
+            unwritable one sends a new run to a private temporary directory, with a warning.
+        config: the run's config: a dict, an argparse Namespace, an OmegaConf DictConfig, or the path of
+            a YAML file; ``run.config`` holds a copy.
+        project: the project the run belongs to.
+        entity: the user or team on the tracking server (online mode).
+        reinit: what a second init() does while a run is live: ``"return_previous"`` (False, the
+            default), ``"finish_previous"`` (True) or ``"create_new"``.
+        tags: a list of strings to find the run by.
+        group: groups runs together (a sweep's jobs share one).
+        name: a display name; default a generated one.
+        notes: a longer free-text description.
+        magic: capture argparse and absl flags into the config: True, a dict, or JSON/YAML of one.
+        config_exclude_keys: config keys left out of ``run.config``.
+        config_include_keys: the only config keys kept in ``run.config``.
+        anonymous: ``"allow"``, ``"must"`` or ``"never"``: whether an anonymous key is used online.
+        mode: ``"online"``, ``"offline"`` or ``"disabled"`` (nothing stored); default online when a
+            tracking server is configured, else offline.
+        allow_val_change: let a config key change value once set (true by default only in a notebook).
+        resume: ``"allow"``, ``"must"``, ``"never"``, ``"auto"``/True (the last unfinished run of the
+            store when no ``id`` is given), or None/False: a new run that replaces any stored under ``id``.
+        force: online, raise an Error instead of running offline when the server or the key is unusable.
+        tensorboard: the same as ``sync_tensorboard``.
+        sync_tensorboard: copy what TensorBoard writers write into the run.
+        monitor_gym: log the videos Gymnasium's RecordVideo saves.
+        save_code: keep a copy of the program's source with the run.
+        id: the run's id (to resume it, or to choose it); default a new random id.
+        settings: a Settings, or a dict of setting names (``tracker.Settings``) to values.
+
+    Returns:
+        The run, also available as ``tracker.run`` (with ``reinit="create_new"``, not made current).
+    """
     arguments = locals()
     keywords = {keyword: arguments[keyword] for keyword in _settings.INIT_KEYWORDS}  # the settings among them
     _logs.begin_init()

@@ -50,7 +50,7 @@ class Capture:
         self._writing = 0
         self._stopping = False
         self._stdout, self._stderr = _Tee(sys.stdout, self), _Tee(sys.stderr, self)
-        sys.stdout, sys.stderr = self._stdout, self._stderr  # type: ignore[assignment]
+        sys.stdout, sys.stderr = self._stdout, self._stderr
 
     def append(self, text: str) -> None:
         """Best effort: a full disk or a closed log must never break the user's print()."""

@@ -246,10 +246,15 @@ class Run:
     def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
         """Log a row of metrics; durable (in the OS) once this returns.
 
-        With no ``step`` the row is committed and the step advances unless ``commit=False``. With an
-        explicit ``step`` the row stays open for more keys until a higher step arrives, unless
-        ``commit=True``. A step lower than the current one is dropped with a warning. A call that
-        raises has changed nothing: not the history, the summary or the step.
+        A call that raises has changed nothing: not the history, the summary or the step.
+
+        Args:
+            data: metric names (str) to values: numbers, strings, lists and dicts of them, or media
+                (``tracker.Image``, ``Histogram``, ``Table``, ...), whose files are stored content-addressed.
+            step: the step of this row. None: the current step, committed (the step advances) unless
+                ``commit=False``. Given: the row stays open for more keys until a higher step arrives,
+                unless ``commit=True``; a step lower than the current one is dropped with a warning.
+            commit: close the row now (True) or keep it open for more keys (False); see ``step``.
         """
         if self._finished:
             raise UsageError(f"run {self.id} is finished; log() needs a live run (call tracker.init())")
@@ -344,10 +349,19 @@ class Run:
     ) -> None:
         """Declare how a metric (or a trailing-``*`` glob of them) is summarized and plotted.
 
-        As in wandb: ``summary`` is one or more of min, max, mean, best (by ``goal``), first, last,
-        copy (= last), none; ``step_sync`` (default: on when ``step_metric`` is given) copies the step
-        metric's last value into rows that lack it; a later call for the same name is merged into the
-        earlier one unless ``overwrite=True``. One aggregate is stored as a plain value, several as a dict.
+        A later call for the same name is merged into the earlier one unless ``overwrite=True``, as in wandb.
+
+        Args:
+            name: the metric, or a prefix glob such as ``"val/*"`` (``*`` only at the end).
+            step_metric: the metric plotted as this one's x axis (e.g. ``"epoch"``).
+            step_sync: copy the step metric's last value into rows that log this metric without it
+                (default: on when ``step_metric`` is given).
+            hidden: recorded with the rule (wandb keeps such metrics out of its default charts).
+            summary: what ``run.summary`` keeps: ``"min"``, ``"max"``, ``"mean"``, ``"best"`` (by ``goal``),
+                ``"first"``, ``"last"`` (the default; ``"copy"`` is the same) or ``"none"``, or several joined
+                by commas (``"min,max"``). One aggregate is stored as a plain value, several as a dict.
+            goal: ``"minimize"`` or ``"maximize"``: which direction is better (``best`` uses it).
+            overwrite: replace an earlier definition of the same name instead of merging into it.
         """
         self._ensure_live("define_metric()")
         rule = parse_rule(
@@ -523,9 +537,13 @@ class Run:
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """End the run: state from the exit code, materialized summary and config, lock released.
 
-        Idempotent. After ``mark_preempting()``, a finish() without an exit code reads ``preempted``.
-        If the store cannot be written (a full disk), the run is still ended and its lock released,
-        and StorageError says what could not be written; every row log() stored stays readable.
+        Idempotent. If the store cannot be written (a full disk), the run is still ended and its lock
+        released, and StorageError says what could not be written; every row log() stored stays readable.
+
+        Args:
+            exit_code: 0 or None: ``finished``; any other: ``failed`` (``preempted`` after
+                ``mark_preempting()``, which a finish() without an exit code also reads as).
+            quiet: True leaves out the closing lines on the terminal, as the ``silent`` setting does.
         """
         with _process.critical(), self._lock:
             if self._finished:

@@ -46,6 +46,7 @@ def login(
             raise UsageError("login(): no host given and no TRACKER_BASE_URL/WANDB_BASE_URL; pass host=")
         url = stored["base_url"]
     base_url = _settings._base_url("host", url)
+    assert base_url is not None  # url is not None here
     if key is None:
         return stored is not None and stored["base_url"] == base_url
     if not relogin and stored is not None and stored["base_url"] == base_url and stored["api_key"] == key:

@@ -291,7 +291,7 @@ class Summary(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return len(self._state.values)
 
-    def update(self, other: Any = (), /, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
         values = dict(other, **kwargs)
         for key in values:
             if not isinstance(key, str):

@@ -20,6 +20,7 @@ from tracker.cli._common import CommandError, api, global_options, resolve_run
 def login(host: str, key: str | None) -> None:
     """Check an API key against a server and store it (mode 0600) for init() and the CLI."""
     base_url = _base_url("--host", host)
+    assert base_url is not None  # --host is required
     if key is None:
         key = click.prompt("API key", hide_input=True, err=True) if sys.stdin.isatty() else sys.stdin.readline()
     key = key.strip()
@@ -69,8 +70,10 @@ def sync(
         from tracker.integrations import tensorboard
 
         store_dir = ctx.find_root().ensure_object(dict).get("dir")
-        run, count = tensorboard.import_into_store(tensorboard_dir, store_dir, project)
-        console.note(f"{tensorboard_dir}: {count} events imported into run {run.project}/{run.id} ({run.name})")
+        imported, count = tensorboard.import_into_store(tensorboard_dir, store_dir, project)
+        console.note(
+            f"{tensorboard_dir}: {count} events imported into run {imported.project}/{imported.id} ({imported.name})"
+        )
         return
     from tracker._http import Client, ServerUnreachable
     from tracker._online import Uploader, UploadRefused

@@ -30,7 +30,7 @@ def monitor(run: Run) -> None:
     with _lock:
         if _original_stop is None:
             _original_stop = RecordVideo.stop_recording
-            RecordVideo.stop_recording = _stop_recording
+            RecordVideo.stop_recording = _stop_recording  # type: ignore[method-assign]  # until unmonitor()
         _run = run
 
 
@@ -41,7 +41,7 @@ def unmonitor(run: Run) -> None:
         if _run is run and _original_stop is not None:
             from gymnasium.wrappers import RecordVideo
 
-            RecordVideo.stop_recording = _original_stop
+            RecordVideo.stop_recording = _original_stop  # type: ignore[method-assign]  # its own method back
             _original_stop, _run = None, None
 
 

@@ -62,7 +62,7 @@ def capture(run: Run, switches: dict[str, bool]) -> None:
     if switches["argparse"]:
         for namespace in _parsed_namespaces():
             _add(run, namespace)
-        argparse.ArgumentParser.parse_known_args = _parse_known_args  # type: ignore[method-assign]
+        argparse.ArgumentParser.parse_known_args = _parse_known_args  # type: ignore[method-assign]  # until release()
         _argparse_runs.add(run)
     if switches["absl"] and importlib.util.find_spec("absl") is not None:
         from absl import flags
@@ -73,18 +73,18 @@ def capture(run: Run, switches: dict[str, bool]) -> None:
         _absl_runs.add(run)
         if _original_flags_call is None:  # flags parsed after init() (app.run later) are added when parsed
             _original_flags_call = flags.FlagValues.__call__
-            flags.FlagValues.__call__ = _parse_flags
+            flags.FlagValues.__call__ = _parse_flags  # type: ignore[method-assign]  # until release()
 
 
 def release() -> None:
     """argparse's and absl's own parsing back, once no live run asks for their capture."""
     global _original_flags_call
     if not any(not run._finished for run in _argparse_runs):
-        argparse.ArgumentParser.parse_known_args = _original_parse_known_args  # type: ignore[method-assign]
+        argparse.ArgumentParser.parse_known_args = _original_parse_known_args  # type: ignore[method-assign]  # back
     if _original_flags_call is not None and not any(not run._finished for run in _absl_runs):
         from absl import flags
 
-        flags.FlagValues.__call__ = _original_flags_call
+        flags.FlagValues.__call__ = _original_flags_call  # type: ignore[method-assign]  # its own method back
         _original_flags_call = None
 
 

@@ -31,7 +31,7 @@ _WRITER_MODULES = (
 )
 _EVENT_FILES = "*tfevents*"
 _lock = threading.Lock()
-_patched: dict[type, tuple[Any, Any]] = {}  # EventFileWriter class -> its own __init__ and add_event
+_patched: dict[Any, tuple[Any, Any]] = {}  # EventFileWriter class (untyped library) -> its own __init__, add_event
 _sink: _Sink | None = None
 
 
