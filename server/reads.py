@@ -194,7 +194,7 @@ def _step_metric_axis(connection: Connection, run_pk: int, step_metric: str, ste
     after = connection.execute(
         select(*columns).where(where, series_chunks.c.last_step >= first).order_by(series_chunks.c.seq)
     ).all()
-    chunks = before + after
+    chunks = [*before, *after]
     if not chunks:
         return np.full(len(steps), np.nan)
     known = np.concatenate([np.frombuffer(chunk.steps, "<i8") for chunk in chunks])

@@ -85,8 +85,8 @@ def show(ctx: click.Context, run_ref: str) -> None:
     media = _media_counts(directory) if directory is not None else {}
     artifacts = _lineage(directory)
     # the end of the console output says why a run failed or crashed
-    failed = directory is not None and run.state in ("failed", "crashed")
-    output = tail(os.path.join(directory, OUTPUT_FILE)) if failed else []
+    failed = run.state in ("failed", "crashed")
+    output = tail(os.path.join(directory, OUTPUT_FILE)) if failed and directory is not None else []
     if wants_json(ctx):
         document = {**details, **sections, "files": files, "media": media, "artifacts": artifacts}
         console.out(to_json({**document, "output_tail": output}))

@@ -8,7 +8,7 @@ import importlib.util
 import json
 import os
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tracker import _config, _process
 from tracker._errors import UsageError
@@ -91,7 +91,7 @@ def release() -> None:
 def _parse_flags(self: Any, *args: Any, **kwargs: Any) -> Any:
     """absl's own parse, then the program's flags into the current run's config when it asked for magic."""
     result = _original_flags_call(self, *args, **kwargs)
-    run = _process.current()
+    run = cast("Run | None", _process.current())
     if run is not None and run in _absl_runs and not run._finished:
         _add(run, _absl_values(self))
     return result
@@ -100,7 +100,7 @@ def _parse_flags(self: Any, *args: Any, **kwargs: Any) -> Any:
 def _parse_known_args(self: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> Any:
     """argparse's own parse, then its values into the current run's config when that run asked for magic."""
     result = _original_parse_known_args(self, *args, **kwargs)
-    run = _process.current()
+    run = cast("Run | None", _process.current())
     if run is not None and run in _argparse_runs and not run._finished:
         _add(run, result[0])
     return result

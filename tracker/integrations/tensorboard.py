@@ -17,7 +17,7 @@ import os
 import struct
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tracker import _process, console
 
@@ -114,7 +114,7 @@ class _Sink:
 
     def handle(self, logdir: str, event: Any) -> None:
         self.register(logdir)
-        run = self.run or _process.current()
+        run = self.run or cast("Run | None", _process.current())
         if run is None or run._finished or run.disabled or not event.HasField("summary"):
             return
         if self.save and (id(run), logdir) not in self.saved:
