@@ -6,10 +6,8 @@ import contextlib
 import os
 import stat
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from typing import Any
 
 from tracker import _claim, _config, _credentials, _events, _layout, _logs, _process, _settings, console
@@ -191,6 +189,8 @@ def _base_dir(requested: str | None, resuming: bool) -> str:
 
 def _private_temp_base(base: str, reason: str) -> str:
     """``$TMPDIR/tracker-<uid>``: created 0700 and used only while it is ours, private and not a symlink."""
+    import tempfile  # only for this fallback: import tracker stays cheap
+
     fallback = os.path.join(tempfile.gettempdir(), f"tracker-{os.getuid()}")
     try:
         with contextlib.suppress(FileExistsError):
@@ -369,7 +369,7 @@ def _start(
             "resume_count": (int(prior.run.get("resume_count") or 0) + 1) if prior else 0,
             "integrations": integrations,
             # names this journal file for the server (offsets are per file); kept while the file is
-            "journal_id": (claim.action == "resume" and prior and prior.run.get("journal_id")) or uuid.uuid4().hex,
+            "journal_id": (claim.action == "resume" and prior and prior.run.get("journal_id")) or os.urandom(16).hex(),
         },
         log=log,
     )

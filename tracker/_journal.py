@@ -249,15 +249,10 @@ def write_json_atomic(path: str, value: Any, *, pretty: bool = True) -> None:
     write_atomic(path, encode_json(os.path.basename(path), value, pretty=pretty))
 
 
-def read_json(path: str) -> Any:
-    """A materialized JSON file; None when it does not exist; DamagedFile when it cannot be read or parsed."""
+def decode_json(data: bytes, path: str) -> Any:
+    """A materialized file's value from its bytes (NaN/inf restored); DamagedFile naming ``path`` if unparsable."""
     try:
-        with open(path, "rb") as handle:
-            value = orjson.loads(handle.read())
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise DamagedFile(f"{path} cannot be read: {error.strerror or error}") from None
+        value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise DamagedFile(f"{path} is not valid JSON ({error})") from None
     if isinstance(value, dict) and NONFINITE in value:
@@ -265,6 +260,18 @@ def read_json(path: str) -> Any:
         if problem is not None:
             raise DamagedFile(f"{path}: {problem}")
     return value
+
+
+def read_json(path: str) -> Any:
+    """A materialized JSON file; None when it does not exist; DamagedFile when it cannot be read or parsed."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise DamagedFile(f"{path} cannot be read: {error.strerror or error}") from None
+    return decode_json(data, path)
 
 
 def read_json_object(path: str, what: str) -> dict[str, Any] | None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import collections
 import os
 import queue
-import socket
 import threading
 import time
 from typing import Any
@@ -132,8 +131,9 @@ def host_event(root: str, level: str, event: str, **fields: Any) -> None:
     other hosts have their own file, so no line is ever shared across hosts (readers merge the files).
     """
     from tracker import _layout
+    from tracker._metadata import hostname
 
-    DebugLog(_layout.host_log(root, socket.gethostname()), level="debug").event(level, event, **fields)
+    DebugLog(_layout.host_log(root, hostname()), level="debug").event(level, event, **fields)
 
 
 def flush(timeout: float = 2.0) -> bool:

@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime as _dt
 import getpass
 import os
-import platform
-import socket
-import subprocess
 import sys
 from typing import Any
 
@@ -43,13 +40,18 @@ def slurm_job(environ: dict[str, str]) -> dict[str, Any] | None:
     }
 
 
+def hostname() -> str:
+    """This host's name (what socket.gethostname() returns on POSIX, without importing socket)."""
+    return os.uname().nodename
+
+
 def collect(start_time: float) -> dict[str, Any]:
     """The cheap part, recorded synchronously at init()."""
     return {
-        "host": socket.gethostname(),
+        "host": hostname(),
         "pid": os.getpid(),
         "user": _user(),
-        "python": platform.python_version(),
+        "python": sys.version.split()[0],  # what platform.python_version() reads, without importing it
         "python_executable": sys.executable,
         "platform": sys.platform,
         "program": program_path(),
@@ -62,6 +64,8 @@ def collect(start_time: float) -> dict[str, Any]:
 
 
 def _git(cwd: str, *args: str) -> str | None:
+    import subprocess  # only the git thread needs it: import tracker stays cheap
+
     try:
         # --no-optional-locks: `git status` must not take the user's index.lock while they commit
         result = subprocess.run(
