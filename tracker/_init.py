@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any
 
-from tracker import _claim, _config, _credentials, _events, _layout, _logs, _process, _settings, console
+from tracker import _claim, _config, _credentials, _events, _index, _layout, _logs, _process, _settings, console
 from tracker._errors import StorageError, UsageError
 from tracker._journal import (
     EVENT,
@@ -406,6 +406,8 @@ def _after_start(
 ) -> None:
     """What a started run does besides its own records: none of it can fail the start."""
     paths = claim.paths
+    if prior is not None:
+        _index.note_resumed(paths.directory)  # run.json changed in place: listings must look again
     with contextlib.suppress(OSError):  # only serves resume="auto"; a read-only root must not fail the run
         write_json_atomic(_layout.resume_file(claim.root), {"run_id": claim.run_id, "project": claim.project})
     if resolved.save_code:
