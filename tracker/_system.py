@@ -46,8 +46,13 @@ def _gpu_sampler() -> Any:
     return sample
 
 
+# The first sample waits this long (at most one interval): importing psutil and walking the process tree
+# hold the GIL for milliseconds, which would stall the caller's first log() calls right after init().
+FIRST_SAMPLE_DELAY_S = 1.0
+
+
 class Sampler:
-    """Samples every ``interval`` seconds until ``stop()``; the first sample is taken at once.
+    """Samples every ``interval`` seconds until ``stop()``; the first after ``FIRST_SAMPLE_DELAY_S`` at most.
 
     ``stop()`` does not wait for the thread (which may still be importing psutil or reading /proc):
     it only waits for a write in progress, and no sample is written after it returns, so the file
@@ -65,6 +70,8 @@ class Sampler:
         self._thread.start()
 
     def _loop(self) -> None:
+        if self._stopping.wait(min(self._interval, FIRST_SAMPLE_DELAY_S)):
+            return
         try:
             import psutil
         except ImportError:
