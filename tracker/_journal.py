@@ -26,6 +26,7 @@ GOALS = ("minimize", "maximize")
 FINAL_STATES = ("finished", "failed", "preempted")
 
 _INFINITIES = (math.inf, -math.inf)
+_FINITE_TYPES = frozenset({int, bool, str, bytes, type(None), dict, list})  # never NaN at the top level
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _PRETTY = _OPTIONS | orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 _NUMBER = (int, float)
@@ -62,6 +63,15 @@ def _is_nonfinite(value: Any) -> bool:
 
 def encode_nonfinite(record: dict[str, Any]) -> dict[str, Any]:
     """A copy with top-level NaN/inf as strings listed under ``_nonfinite`` (JSON has no NaN)."""
+    for value in record.values():  # inlined for log()'s rows of plain numbers: no call per value
+        kind = value.__class__
+        if kind is float:
+            if value - value != 0.0:  # NaN or infinite (a finite float minus itself is exactly 0.0)
+                break
+        elif kind not in _FINITE_TYPES:
+            break
+    else:
+        return record
     keys = [key for key, value in record.items() if _is_nonfinite(value)]
     if not keys:
         return record

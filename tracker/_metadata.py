@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import getpass
 import os
 import sys
@@ -40,8 +41,10 @@ def slurm_job(environ: dict[str, str]) -> dict[str, Any] | None:
     }
 
 
+@functools.cache
 def hostname() -> str:
-    """This host's name (what socket.gethostname() returns on POSIX, without importing socket)."""
+    """This host's name (what socket.gethostname() returns on POSIX, without importing socket), read once:
+    init() needs it three times and uname() is a system call."""
     return os.uname().nodename
 
 
