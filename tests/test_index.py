@@ -166,7 +166,7 @@ def test_a_damaged_index_is_rebuilt_silently(store, capsys, damage):
         assert connection.execute("SELECT count(*) FROM runs").fetchone() == (2,)
 
 
-def test_rows_of_another_shape_are_not_trusted(store):
+def test_undecodable_rows_and_another_schema_version_fall_back_to_the_run_files(store):
     finished_run(store, "a")
     trusted_listing(store)
     with sqlite3.connect(index_file(store)) as connection:

@@ -64,15 +64,18 @@ class Row(NamedTuple):
     problem: str | None = None
 
 
+# Rows are read as plain tuples and become ``Row`` only where they are looked at: a listing reads 10,000.
+_NAME, _STATE, _CREATED_AT, _ID, _RECORD, _SUMMARY, _PROBLEM = map(
+    Row._fields.index, ("name", "state", "created_at", "id", "record", "summary", "problem")
+)
+
+# A sound run of a listing: (directory, id, created_at, run.json, summary.json or None), both compact JSON.
+Listed = tuple[str, str, str, bytes, bytes | None]
+
+
 def _settled(row: tuple[Any, ...]) -> bool:
     """Whether only a new directory signature can change this row (a finished run with a sound run.json)."""
     return row[_STATE] in FINAL_STATES and row[_PROBLEM] is None
-
-
-# A sound run of a listing: (directory, id, created_at, run.json, summary.json or None), both compact JSON.
-# A plain tuple: a listing makes 10,000 of them.
-Listed = tuple[str, str, str, bytes, bytes | None]
-_STATE, _PROBLEM = Row._fields.index("state"), Row._fields.index("problem")
 
 
 class ScanReport:
@@ -163,7 +166,7 @@ class _Index:
     def __init__(self, path: str) -> None:
         import sqlite3
 
-        self.connection = sqlite3.connect(path, timeout=_BUSY_S, isolation_level=None, check_same_thread=False)
+        self.connection = sqlite3.connect(path, timeout=_BUSY_S, isolation_level=None)
         try:
             self.connection.execute("PRAGMA synchronous=OFF")  # a cache: a file torn by a power cut is rebuilt
             self.connection.executescript(_SCHEMA)
@@ -174,7 +177,7 @@ class _Index:
 
     def read(self) -> tuple[list[int] | None, list[tuple[Any, ...]]]:
         """(trusted project directory signature or None, every row as a plain tuple of Row's fields), as one
-        snapshot. Rows become ``Row`` only where they are looked at: a listing reads 10,000 of them."""
+        snapshot."""
         execute = self.connection.execute
         execute("BEGIN")
         try:
@@ -303,7 +306,7 @@ def _scan(
     directory: str, stored: list[tuple[Any, ...]], progress: Callable[[int, int], None] | None
 ) -> tuple[list[tuple[Any, ...]], list[Row], list[str]]:
     """Every run directory's row, stored rows reused while their run.json is unchanged."""
-    previous = {row[0]: row for row in stored}
+    previous = {row[_NAME]: row for row in stored}
     try:
         entries = [entry for entry in os.scandir(directory) if entry.is_dir(follow_symlinks=False)]
     except FileNotFoundError:
@@ -330,7 +333,7 @@ def _listed(directory: str, rows: list[tuple[Any, ...]], report: ScanReport) -> 
     listed: list[Listed] = []
     for row in rows:
         if _settled(row):
-            listed.append((prefix + row[0], row[6], row[5], row[7], row[8]))
+            listed.append((prefix + row[_NAME], row[_ID], row[_CREATED_AT], row[_RECORD], row[_SUMMARY]))
             continue
         row = Row(*row)
         run_directory = prefix + row.name
