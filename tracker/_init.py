@@ -24,7 +24,7 @@ from tracker._journal import (
     write_json_atomic,
 )
 from tracker._logs import DebugLog
-from tracker._metadata import collect, git_head, git_state, program_path, utc_now_iso
+from tracker._metadata import GIT_STATE_DELAY_S, collect, git_head, git_state, program_path, utc_now_iso
 from tracker._names import new_run_id, new_run_name
 from tracker._run import Identity, Run
 from tracker._settings import Settings
@@ -466,7 +466,9 @@ def _add_git_metadata(run: Run, metadata: dict[str, Any]) -> None:
         return
 
     def add_state() -> None:
-        run.add_metadata({**metadata, "git": {**git, **git_state(git["root"])}})
+        time.sleep(GIT_STATE_DELAY_S)  # not while init() and the first log() calls run (the GIL, the import lock)
+        if run.status == "running":
+            run.add_metadata({**metadata, "git": {**git, **git_state(git["root"])}})
 
     threading.Thread(target=add_state, name="tracker-git-metadata", daemon=True).start()
 

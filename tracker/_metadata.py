@@ -130,6 +130,11 @@ def git_head(program: str | None) -> dict[str, Any] | None:
     return {"root": root, "commit": head, "branch": "HEAD"}
 
 
+# How long after init() the remote and dirty flag are looked up: `git status` and importing subprocess
+# would otherwise hold the GIL and the import lock while init() and the first log() calls run.
+GIT_STATE_DELAY_S = 0.5
+
+
 def git_state(root: str) -> dict[str, Any]:
     """Remote and dirty flag (runs `git status`: slow in big repositories, so off the caller's thread)."""
     status = _git(root, "status", "--porcelain", "--untracked-files=no")
