@@ -393,7 +393,10 @@ def test_system_metrics_off_and_gpu_only_where_present(store):
         pynvml.nvmlInit()
     except pynvml.NVMLError:
         pytest.skip("no NVIDIA driver or GPU")
+    from tests.conftest import wait_for
+
     run = tracker.init(project="p", dir=store, settings={"system_metrics_interval": 0.05})
+    wait_for(lambda: view_of(store, run).system_metrics(), "a system sample")  # finish() does not wait for one
     run.finish()
     assert any(key.startswith("system/gpu.0.") for key in view_of(store, run).system_metrics()[0])
 

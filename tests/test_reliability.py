@@ -464,8 +464,9 @@ def test_damaged_side_files_and_caches_do_not_break_readers(store):
     (run_dir(store, "good0") / "config.json").mkdir()
     (run_dir(store, "good1") / "summary.json").write_bytes(b"[1, 2")
     assert cli(store, "runs").returncode == 0
-    cache = store / "tracker-runs" / "cache" / "runs-p.json"
-    for broken in (b'{"version": 1, "runs": {}}', b'{"version": 3, "runs": {"good2": {"signature": 1}}}', b"[]"):
+    cache = store / "tracker-runs" / "cache" / "runs-p.sqlite"
+    assert cache.exists()
+    for broken in (b"", b"SQLite format 3\x00" + b"\xff" * 200, b"[]"):
         cache.write_bytes(broken)
         listing = cli(store, "runs", "-m", "x", "--json")
         assert listing.returncode == 0, listing.stderr

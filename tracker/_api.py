@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -9,13 +10,14 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from tracker import _layout, _validate, console
 from tracker._errors import Error, UsageError
-from tracker._index import ScanReport, project_records
+from tracker._index import Listed, ScanReport, project_records, unsupported_format
 from tracker._journal import (
     EVENT,
     FINAL_STATES,
     STEP,
     BadLines,
     DamagedFile,
+    decode_json,
     last_record,
     read_json_object,
     read_records,
@@ -65,18 +67,40 @@ class RunView:
     warning naming the run, never raised: one bad file must not hide the rest of a store.
     """
 
+    _raw_record: bytes  # run.json from the run index, for views made by ``_listed``
+    id: str  # both checked in run.json (run_record_problem) before a view is made
+    created_at: str
+
     def __init__(self, directory: str, record: dict[str, Any], summary: dict[str, Any] | None = None) -> None:
-        version = record.get("format_version", _layout.FORMAT_VERSION)
-        if not isinstance(version, int) or version > _layout.FORMAT_VERSION:
-            raise Error(
-                f"{directory} uses store format {version!r}; this tracker reads up to {_layout.FORMAT_VERSION} "
-                "(upgrade tracker)"
-            )
+        problem = unsupported_format(record)
+        if problem is not None:
+            raise Error(f"{directory} {problem}")
         self.directory = directory  # the run's directory in the store
         self._record = record
+        self.id, self.created_at = record["id"], record["created_at"]
         self._state: str | None = None
-        self._summary = summary
+        self._summary: dict[str, Any] | bytes | None = summary
         self._warned: set[str] = set()
+
+    @classmethod
+    def _listed(cls, listed: Listed) -> RunView:
+        """A view of an indexed run whose run.json and summary are decoded only when first read."""
+        view = cls.__new__(cls)
+        view.directory, view.id, view.created_at, view._raw_record, view._summary = listed
+        view._state, view._warned = None, set()
+        return view
+
+    @functools.cached_property
+    def _record(self) -> dict[str, Any]:
+        """run.json as the index holds it (only views made by ``_listed`` get here)."""
+        try:
+            record = decode_json(self._raw_record, "run.json in the run index")
+        except DamagedFile:
+            record = None
+        if not isinstance(record, dict):  # a damaged index: the run's own file
+            with contextlib.suppress(Error):
+                record = read_json_object(self._paths.run, "run.json")
+        return record if isinstance(record, dict) else {"id": self.id, "created_at": self.created_at}
 
     @functools.cached_property
     def _paths(self) -> _layout.RunPaths:
@@ -94,7 +118,7 @@ class RunView:
         return cls(directory, record)
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("id", "name", "project", "entity", "group", "job_type", "notes", "created_at"):
+        if name in ("name", "project", "entity", "group", "job_type", "notes"):
             return self._record.get(name)
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
@@ -176,6 +200,12 @@ class RunView:
     @property
     def summary(self) -> dict[str, Any]:
         """The final summary of a finished run; rebuilt from the history for a live or crashed one."""
+        if isinstance(self._summary, bytes):
+            try:
+                decoded = decode_json(self._summary, "summary.json in the run index")
+            except DamagedFile:
+                decoded = None
+            self._summary = decoded if isinstance(decoded, dict) else None
         if self._summary is None:
             # summary.json is final only when run.json itself says the run ended: a resumed run that
             # died keeps the summary.json of its earlier process, which the history has outgrown
@@ -344,18 +374,16 @@ class Api:
         projects = self.projects() if project is None else [_validate.identifier("project", project)]
         report = ScanReport()
         result = []
+        filtered = group is not None or wanted_tags or state is not None or job_type is not None
         for name in projects:
-            for directory, record, summary in project_records(self.root, name, report, progress):
-                try:
-                    view = RunView(directory, record, summary)
-                except Error as error:
-                    report.damaged.append(str(error))
-                    continue
-                if self._keep(view, group, wanted_tags, state, job_type):
-                    result.append(view)
+            views = [RunView._listed(listed) for listed in project_records(self.root, name, report, progress)]
+            result.extend(
+                [view for view in views if self._keep(view, group, wanted_tags, state, job_type)] if filtered else views
+            )
         for warning in report.warnings():
             console.warn(warning)
-        result.sort(key=lambda view: (view.created_at or "", view.id or ""))
+        if len(projects) > 1:
+            result.sort(key=lambda view: (view.created_at, view.id))
         return result
 
     @staticmethod

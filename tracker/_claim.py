@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 
 from tracker import _autoresume, _layout, _validate, console
 from tracker._errors import Error, UsageError
@@ -42,7 +41,7 @@ class Claim:
     def abandon(self) -> None:
         """Undo the claim after a failed start: a new run's directory goes, a replaced run comes back."""
         if self.action == "new":
-            shutil.rmtree(self.paths.directory, ignore_errors=True)
+            _remove_tree(self.paths.directory)
             if self.replaced_to is not None and not os.path.exists(self.paths.directory):
                 with contextlib.suppress(OSError):
                     os.rename(self.replaced_to, self.paths.directory)
@@ -113,13 +112,19 @@ def _claim_named(root: str, project: str, run_id: str, resume: bool | str | None
             lock.release()
 
 
+def _remove_tree(path: str) -> None:
+    import shutil  # only on these rare paths: import tracker stays cheap
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def _clear_debris(paths: _layout.RunPaths) -> None:
     """Remove what a process killed while starting this run left (no run.json means no run lives here)."""
     for entry in os.scandir(paths.directory):
         if entry.name == _layout.LOCK_FILE:
             continue
         if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
+            _remove_tree(entry.path)
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(entry.path)
@@ -166,7 +171,7 @@ def remove_abandoned(directory: str) -> bool:
     try:
         if os.path.lexists(paths.run):
             return False
-        shutil.rmtree(directory, ignore_errors=True)
+        _remove_tree(directory)
         return True
     finally:
         lock.release()

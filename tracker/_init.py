@@ -6,13 +6,23 @@ import contextlib
 import os
 import stat
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from typing import Any, cast
 
-from tracker import _autoresume, _claim, _config, _credentials, _events, _layout, _logs, _process, _settings, console
+from tracker import (
+    _autoresume,
+    _claim,
+    _config,
+    _credentials,
+    _events,
+    _index,
+    _layout,
+    _logs,
+    _process,
+    _settings,
+    console,
+)
 from tracker._errors import StorageError, UsageError
 from tracker._journal import (
     EVENT,
@@ -25,7 +35,7 @@ from tracker._journal import (
     run_record_problem,
 )
 from tracker._logs import DebugLog
-from tracker._metadata import collect, git_head, git_state, program_path, utc_now_iso
+from tracker._metadata import GIT_STATE_DELAY_S, collect, git_head, git_state, program_path, utc_now_iso
 from tracker._names import new_run_id, new_run_name
 from tracker._run import Identity, Run
 from tracker._settings import Settings
@@ -211,6 +221,8 @@ def _base_dir(requested: str | None, resuming: bool) -> str:
 
 def _private_temp_base(base: str, reason: str) -> str:
     """``$TMPDIR/tracker-<uid>``: created 0700 and used only while it is ours, private and not a symlink."""
+    import tempfile  # only for this fallback: import tracker stays cheap
+
     fallback = os.path.join(tempfile.gettempdir(), f"tracker-{os.getuid()}")
     try:
         with contextlib.suppress(FileExistsError):
@@ -389,7 +401,7 @@ def _start(
             "resume_count": (int(prior.run.get("resume_count") or 0) + 1) if prior else 0,
             "integrations": integrations,
             # names this journal file for the server (offsets are per file); kept while the file is
-            "journal_id": (claim.action == "resume" and prior and prior.run.get("journal_id")) or uuid.uuid4().hex,
+            "journal_id": (claim.action == "resume" and prior and prior.run.get("journal_id")) or os.urandom(16).hex(),
         },
         log=log,
     )
@@ -432,6 +444,8 @@ def _after_start(
 ) -> None:
     """What a started run does besides its own records: none of it can fail the start."""
     paths = claim.paths
+    if prior is not None:
+        _index.note_resumed(paths.directory)  # run.json changed in place: listings must look again
     with contextlib.suppress(OSError):  # only serves resume="auto"; a read-only root must not fail the run
         _autoresume.mark_started(claim.root, claim.project, claim.run_id)
     if resolved.save_code:
@@ -490,7 +504,9 @@ def _add_git_metadata(run: Run, metadata: dict[str, Any]) -> None:
         return
 
     def add_state() -> None:
-        run.add_metadata({**metadata, "git": {**git, **git_state(git["root"])}})
+        time.sleep(GIT_STATE_DELAY_S)  # not while init() and the first log() calls run (the GIL, the import lock)
+        if run.status == "running":
+            run.add_metadata({**metadata, "git": {**git, **git_state(git["root"])}})
 
     threading.Thread(target=add_state, name="tracker-git-metadata", daemon=True).start()
 

@@ -26,6 +26,7 @@ GOALS = ("minimize", "maximize")
 FINAL_STATES = ("finished", "failed", "preempted")
 
 _INFINITIES = (math.inf, -math.inf)
+_FINITE_TYPES = frozenset({int, bool, str, bytes, type(None), dict, list})  # never NaN at the top level
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _PRETTY = _OPTIONS | orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 _NUMBER = (int, float)
@@ -62,6 +63,15 @@ def _is_nonfinite(value: Any) -> bool:
 
 def encode_nonfinite(record: dict[str, Any]) -> dict[str, Any]:
     """A copy with top-level NaN/inf as strings listed under ``_nonfinite`` (JSON has no NaN)."""
+    for value in record.values():  # inlined for log()'s rows of plain numbers: no call per value
+        kind = value.__class__
+        if kind is float:
+            if value - value != 0.0:  # NaN or infinite (a finite float minus itself is exactly 0.0)
+                break
+        elif kind not in _FINITE_TYPES:
+            break
+    else:
+        return record
     keys = [key for key, value in record.items() if _is_nonfinite(value)]
     if not keys:
         return record
@@ -251,15 +261,10 @@ def write_json_atomic(path: str, value: Any, *, pretty: bool = True) -> None:
     write_atomic(path, encode_json(os.path.basename(path), value, pretty=pretty))
 
 
-def read_json(path: str) -> Any:
-    """A materialized JSON file; None when it does not exist; DamagedFile when it cannot be read or parsed."""
+def decode_json(data: bytes, path: str) -> Any:
+    """A materialized file's value from its bytes (NaN/inf restored); DamagedFile naming ``path`` if unparsable."""
     try:
-        with open(path, "rb") as handle:
-            value = orjson.loads(handle.read())
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise DamagedFile(f"{path} cannot be read: {error.strerror or error}") from None
+        value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise DamagedFile(f"{path} is not valid JSON ({error})") from None
     if isinstance(value, dict) and NONFINITE in value:
@@ -267,6 +272,18 @@ def read_json(path: str) -> Any:
         if problem is not None:
             raise DamagedFile(f"{path}: {problem}")
     return value
+
+
+def read_json(path: str) -> Any:
+    """A materialized JSON file; None when it does not exist; DamagedFile when it cannot be read or parsed."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise DamagedFile(f"{path} cannot be read: {error.strerror or error}") from None
+    return decode_json(data, path)
 
 
 def read_json_object(path: str, what: str) -> dict[str, Any] | None:

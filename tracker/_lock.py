@@ -14,12 +14,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import socket
 import time
 
 import orjson
 
 from tracker._errors import UsageError
+from tracker._metadata import hostname
 
 # A reader's probe holds the lock for microseconds; a writer retries this long before giving up.
 _ACQUIRE_PATIENCE_S = 0.25
@@ -79,7 +79,7 @@ class RunLock:
             raise LockGone(path)
         with contextlib.suppress(OSError):  # who holds it is only a courtesy to the next process
             os.ftruncate(fd, 0)
-            os.pwrite(fd, orjson.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}), 0)
+            os.pwrite(fd, orjson.dumps({"pid": os.getpid(), "host": hostname(), "since": time.time()}), 0)
         return lock
 
     @classmethod

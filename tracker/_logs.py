@@ -20,7 +20,6 @@ import collections
 import contextlib
 import os
 import queue
-import socket
 import threading
 import time
 from typing import Any
@@ -161,8 +160,9 @@ def host_event(root: str, level: str, event: str, **fields: Any) -> None:
     other hosts have their own file, so no line is ever shared across hosts (readers merge the files).
     """
     from tracker import _layout
+    from tracker._metadata import hostname
 
-    path = _layout.host_log(root, socket.gethostname())
+    path = _layout.host_log(root, hostname())
     with contextlib.suppress(OSError):  # the writer drops the event if the store cannot be written
         os.makedirs(os.path.dirname(path), exist_ok=True)
     DebugLog(path, level="debug").event(level, event, **fields)

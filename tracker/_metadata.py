@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import getpass
 import os
-import platform
-import socket
-import subprocess
 import sys
 from typing import Any
 
@@ -43,13 +41,20 @@ def slurm_job(environ: dict[str, str]) -> dict[str, Any] | None:
     }
 
 
+@functools.cache
+def hostname() -> str:
+    """This host's name (what socket.gethostname() returns on POSIX, without importing socket), read once:
+    init() needs it three times and uname() is a system call."""
+    return os.uname().nodename
+
+
 def collect(start_time: float) -> dict[str, Any]:
     """The cheap part, recorded synchronously at init()."""
     return {
-        "host": socket.gethostname(),
+        "host": hostname(),
         "pid": os.getpid(),
         "user": _user(),
-        "python": platform.python_version(),
+        "python": sys.version.split()[0],  # what platform.python_version() reads, without importing it
         "python_executable": sys.executable,
         "platform": sys.platform,
         "program": program_path(),
@@ -62,6 +67,8 @@ def collect(start_time: float) -> dict[str, Any]:
 
 
 def _git(cwd: str, *args: str) -> str | None:
+    import subprocess  # only the git thread needs it: import tracker stays cheap
+
     try:
         # --no-optional-locks: `git status` must not take the user's index.lock while they commit
         result = subprocess.run(
@@ -121,6 +128,11 @@ def git_head(program: str | None) -> dict[str, Any] | None:
         commit = _read(os.path.join(common, ref)) or _packed_ref(common, ref)  # None: no commit yet
         return {"root": root, "commit": commit, "branch": ref.removeprefix("refs/heads/")}
     return {"root": root, "commit": head, "branch": "HEAD"}
+
+
+# How long after init() the remote and dirty flag are looked up: `git status` and importing subprocess
+# would otherwise hold the GIL and the import lock while init() and the first log() calls run.
+GIT_STATE_DELAY_S = 0.5
 
 
 def git_state(root: str) -> dict[str, Any]:

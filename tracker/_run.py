@@ -7,7 +7,6 @@ import functools
 import glob
 import operator
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -415,6 +414,8 @@ class Run:
         return copied
 
     def _copy_matches(self, pattern: str, base: str) -> list[str]:
+        import shutil  # imported where files are copied: import tracker stays cheap
+
         copied = []
         for source in sorted(glob.glob(pattern, recursive=True)):
             if not os.path.isfile(source) or source.startswith(self.dir + os.sep):
@@ -427,6 +428,8 @@ class Run:
 
     def _save_code(self, program: str | None) -> None:
         if program and os.path.isfile(program):
+            import shutil
+
             target = os.path.join(self.dir, "code", os.path.basename(program))
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copy2(program, target)

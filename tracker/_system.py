@@ -46,8 +46,18 @@ def _gpu_sampler() -> Any:
     return sample
 
 
+# The first sample waits this long (at most one interval): importing psutil and walking the process tree
+# hold the GIL for milliseconds, which would stall the caller's first log() calls right after init().
+FIRST_SAMPLE_DELAY_S = 1.0
+
+
 class Sampler:
-    """Samples every ``interval`` seconds until ``stop()``; the first sample is taken at once."""
+    """Samples every ``interval`` seconds until ``stop()``; the first after ``FIRST_SAMPLE_DELAY_S`` at most.
+
+    ``stop()`` does not wait for the thread (which may still be importing psutil or reading /proc):
+    it only waits for a write in progress, and no sample is written after it returns, so the file
+    keeps one writer even when another process resumes the run at once.
+    """
 
     def __init__(self, run_directory: str, interval: float, started: float) -> None:
         self._path = os.path.join(run_directory, SYSTEM_FILE)
@@ -55,10 +65,13 @@ class Sampler:
         self._interval = interval
         self._started = started
         self._stopping = threading.Event()
+        self._writing = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="tracker-system-metrics", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
+        if self._stopping.wait(min(self._interval, FIRST_SAMPLE_DELAY_S)):
+            return
         try:
             import psutil
         except ImportError:
@@ -66,18 +79,24 @@ class Sampler:
         process = psutil.Process()
         gpus = _gpu_sampler()
         network = psutil.net_io_counters()
-        fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd: int | None = None
         try:
-            while True:
+            while not self._stopping.is_set():
                 record = self._sample(psutil, process, network)
                 if gpus is not None:
                     record.update(gpus())
-                with contextlib.suppress(OSError):  # a full disk must not kill the thread or the job
-                    os.write(fd, orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+                with self._writing:
+                    if self._stopping.is_set():
+                        return
+                    with contextlib.suppress(OSError):  # a full disk must not kill the thread or the job
+                        if fd is None:
+                            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                        os.write(fd, orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
                 if self._stopping.wait(self._interval):
                     return
         finally:
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
 
     def _sample(self, psutil: Any, process: Any, network: Any) -> dict[str, Any]:
         now = time.time()
@@ -102,8 +121,9 @@ class Sampler:
         }
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
+        """No sample is written once this returns (a write in progress is waited for, nothing else)."""
+        with self._writing:
+            self._stopping.set()
 
 
 def read_samples(run_directory: str) -> Iterator[dict[str, Any]]:
