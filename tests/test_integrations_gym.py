@@ -50,7 +50,7 @@ def test_cartpole_episodes_are_logged_as_videos(tmp_path: Path) -> None:
     assert [episode for episode, _ in videos] == [0, 1, 2]
     for _, video in videos:
         assert video["_type"] == "video" and video["format"] == "mp4"
-        stored = Path(run.path) / video["path"]
+        stored = Path(run.directory) / video["path"]
         assert stored.stat().st_size == video["size"] > 0
         assert stored.read_bytes()[4:8] == b"ftyp"  # an MP4 container
     assert len(list((tmp_path / "videos").glob("*.mp4"))) == 3

@@ -49,7 +49,7 @@ def test_notebook_run_lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     api = tracker.Api(dir=store)
     first = api.run("nb/first")
     assert first.state == "finished" and first.config["lr"] == 0.3
-    saved = json.loads((Path(first.path) / "files" / "code" / jupyter.NOTEBOOK_FILE).read_text())
+    saved = json.loads((Path(first.directory) / "files" / "code" / jupyter.NOTEBOOK_FILE).read_text())
     sources = [cell["source"] for cell in saved["cells"]]
     assert sources[:3] == CELLS[:3] and CELLS[3] in sources  # the session, up to the cell that finished it
     # the kernel has shut down: the run it left open is finished, not crashed

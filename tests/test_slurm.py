@@ -52,7 +52,7 @@ def test_a_two_by_two_sweep_runs_as_a_job_array(app):
         assert job["node"] == socket.gethostname().split(".")[0] and job["restart_count"] == 0
         array_ids.add(job["array_job_id"])
         assert job["array_task_id"] in {"0", "1", "2", "3"}
-        log = Path(run.path, "logs", "debug.log").read_bytes().splitlines()
+        log = Path(run.directory, "logs", "debug.log").read_bytes().splitlines()
         (started,) = [event for event in map(orjson.loads, log) if event["event"] == "job.started"]
         assert started["slurm_job_id"] == job["job_id"] and started["requeues"] == 0
         assert started["slurm_array_job_id"] == job["array_job_id"]
@@ -72,7 +72,7 @@ def test_preemption_requeues_and_the_run_resumes(app):
     assert [row["epoch"] for row in run.history()] == list(range(30))
     assert run.metadata["slurm_job"]["restart_count"] >= 1
     assert run.metadata["previous_processes"][0]["pid"] == metadata["pid"]
-    events = [orjson.loads(line).get("_event") for line in Path(run.path, "history.jsonl").read_bytes().splitlines()]
+    events = [orjson.loads(line).get("_event") for line in Path(run.directory, "history.jsonl").read_bytes().splitlines()]
     assert [event for event in events if event] == ["preempting", "finish", "resume", "finish"]
 
 

@@ -132,7 +132,7 @@ def test_submitit_local_preemption_requeues_and_resumes_the_run(app):
     assert run.state == "finished" and run.exit_code == 0
     assert [row["_step"] for row in run.history()] == list(range(25))
     assert [row["epoch"] for row in run.history()] == list(range(25))
-    events = [orjson.loads(line) for line in Path(run.path, "history.jsonl").read_bytes().splitlines()]
+    events = [orjson.loads(line) for line in Path(run.directory, "history.jsonl").read_bytes().splitlines()]
     kinds = [event.get("_event") for event in events if "_event" in event]
     assert kinds == ["preempting", "finish", "resume", "finish"]
     assert run.metadata["pid"] != first_pid and len(run.metadata["previous_processes"]) == 1
