@@ -42,6 +42,15 @@ def sweep_launched(
     )
 
 
+def jobs_queued(store_root: str, group: str, jobs: Sequence[Mapping[str, Any]], job_ids: Sequence[str]) -> None:
+    """The scheduler took the jobs: each job's scheduler id (Slurm's ``ARRAY_TASK`` or submitit's local id)."""
+    pairs = zip(jobs, job_ids, strict=False)  # one submitted job per job, in order; a log line never fails a launch
+    queued = [{"num": job["num"], "run_id": job["run_id"], "job_id": job_id} for job, job_id in pairs]
+    array_ids = sorted({job_id.partition("_")[0] for job_id in job_ids if "_" in job_id})
+    _logs.host_event(store_root, "info", "jobs.queued", group=group, jobs=queued, array_job_ids=array_ids)
+    _logs.flush()
+
+
 def _job_fields() -> dict[str, Any]:
     fields = {name: os.environ[variable] for name, variable in _JOB_ENVIRONMENT.items() if os.environ.get(variable)}
     if "submitit" in sys.modules:

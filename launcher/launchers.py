@@ -81,6 +81,7 @@ class TrackingLauncherMixin:
                 job["params"] = task.params(overrides)
             jobs.append(job)
         manifest.add_jobs(jobs)
+        self._queued = jobs
         events.sweep_launched(self.api.root, self.group, type(self).__name__, str(config.hydra.sweep.dir), jobs)
         try:
             return super().launch(job_overrides, initial_job_idx)  # type: ignore[misc]
@@ -105,9 +106,41 @@ class _RequeueCounting:
         return super().checkpoint(*args, **kwargs)  # type: ignore[misc]
 
 
-class TrackedSubmititLocalLauncherBase(_RequeueCounting, TrackingLauncherMixin, LocalLauncher):
+class _ReportsQueuedJobs:
+    """submitit's launch() submits the jobs and then waits for all of them to end; the scheduler's ids are
+    recorded (``jobs.queued``) as soon as the jobs are submitted, by watching the executor's ``map_array``
+    for the length of this launch."""
+
+    api: tracker.Api
+    group: str
+    _queued: list[dict[str, Any]]
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        import submitit
+
+        executor_class = submitit.AutoExecutor
+        submit = executor_class.map_array
+        inherited = "map_array" not in vars(executor_class)
+        jobs = self._queued
+
+        def map_array(executor: Any, *args: Any, **kwargs: Any) -> Any:
+            submitted = submit(executor, *args, **kwargs)
+            events.jobs_queued(self.api.root, self.group, jobs, [str(job.job_id) for job in submitted])
+            return submitted
+
+        executor_class.map_array = map_array  # type: ignore[method-assign,assignment]  # this launch only
+        try:
+            return super().launch(job_overrides, initial_job_idx)  # type: ignore[misc]
+        finally:
+            if inherited:
+                del executor_class.map_array  # submitit's own again
+            else:
+                executor_class.map_array = submit  # type: ignore[method-assign]
+
+
+class TrackedSubmititLocalLauncherBase(_RequeueCounting, TrackingLauncherMixin, _ReportsQueuedJobs, LocalLauncher):
     """Jobs in local subprocesses through submitit."""
 
 
-class TrackedSlurmLauncherBase(_RequeueCounting, TrackingLauncherMixin, SlurmLauncher):
+class TrackedSlurmLauncherBase(_RequeueCounting, TrackingLauncherMixin, _ReportsQueuedJobs, SlurmLauncher):
     """Jobs as a Slurm job array through submitit."""

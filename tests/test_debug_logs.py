@@ -277,6 +277,8 @@ def test_a_submitit_sweep_logs_identity_submission_requeue_and_checkpoints(app):
     started = named(events, "job.started")
     assert [event["requeues"] for event in started] == [0, 1]
     assert all(event.get("submitit_job_id") for event in started)
+    (queued,) = named(hosts, "jobs.queued")  # the scheduler's id, written when the job was submitted
+    assert queued["jobs"] == [{"num": 0, "run_id": run.id, "job_id": started[0]["submitit_job_id"]}]
     assert named(events, "signal.received")[0]["signal"] == "SIGUSR2"
     assert named(events, "job.requeued")[0]["requeues"] == 1
     loaded = named(events, "checkpoint.loaded")

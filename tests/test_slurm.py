@@ -58,6 +58,15 @@ def test_a_two_by_two_sweep_runs_as_a_job_array(app):
         assert started["slurm_array_job_id"] == job["array_job_id"]
         assert started["slurm_array_task_id"] == job["array_task_id"]
     assert len(array_ids) == 1, "one job array for the sweep"
+    host_log = app.store / "tracker-runs" / ".logs" / f"{socket.gethostname()}.jsonl"
+    (queued,) = [
+        event for event in map(orjson.loads, host_log.read_bytes().splitlines()) if event["event"] == "jobs.queued"
+    ]
+    assert queued["array_job_ids"] == sorted(array_ids)  # known at submission, before any job ran
+    assert {job["run_id"]: job["job_id"] for job in queued["jobs"]} == {
+        run.id: f"{run.metadata['slurm_job']['array_job_id']}_{run.metadata['slurm_job']['array_task_id']}"
+        for run in runs
+    }
 
 
 def test_preemption_requeues_and_the_run_resumes(app):
@@ -72,7 +81,9 @@ def test_preemption_requeues_and_the_run_resumes(app):
     assert [row["epoch"] for row in run.history()] == list(range(30))
     assert run.metadata["slurm_job"]["restart_count"] >= 1
     assert run.metadata["previous_processes"][0]["pid"] == metadata["pid"]
-    events = [orjson.loads(line).get("_event") for line in Path(run.directory, "history.jsonl").read_bytes().splitlines()]
+    events = [
+        orjson.loads(line).get("_event") for line in Path(run.directory, "history.jsonl").read_bytes().splitlines()
+    ]
     assert [event for event in events if event] == ["preempting", "finish", "resume", "finish"]
 
 
