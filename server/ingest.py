@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from server import series_blocks
 from server.schema import history_chunks, journal_cursors, runs, series_chunks
 from tracker._journal import (
     EVENT,
@@ -289,6 +290,7 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
                 "steps": steps,
                 "timestamps": stamps,
                 "values": numbers,
+                "blocks": series_blocks.summarise(steps, numbers),
             }
             for key, (steps, stamps, numbers) in _series(columns).items()
         ]

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Row, and_, select
 
+from server import series_blocks
 from server.schema import entities, history_chunks, runs, series_chunks
 from tracker._api import merge_rows
 from tracker._journal import record_problem
@@ -122,16 +123,29 @@ def series(
     start: float | None = None,
     stop: float | None = None,
 ) -> dict[str, Any]:
-    """One metric of one run, at most ``buckets`` points of (x, min, max, last) over [start, stop]."""
+    """One metric of one run, at most ``buckets`` points of (x, min, max, last) over [start, stop].
+
+    A whole series by step that is much longer than ``buckets`` is bucketed from its chunks' block summaries
+    (server.series_blocks); anything else from its points.
+    """
     import numpy as np
 
-    chunks = list(
-        connection.execute(
-            select(series_chunks.c.steps, series_chunks.c.timestamps, series_chunks.c["values"])
-            .where(and_(series_chunks.c.run_pk == run_pk, series_chunks.c.key == key))
+    where = and_(series_chunks.c.run_pk == run_pk, series_chunks.c.key == key)
+    if x == "step" and start is None and stop is None:
+        summaries = connection.execute(
+            select(series_chunks.c.count, series_chunks.c.first_step, series_chunks.c.blocks)
+            .where(where)
             .order_by(series_chunks.c.seq)
-        )
-    )
+        ).all()
+        count = sum(summary.count for summary in summaries)
+        if summaries and series_blocks.usable(count, buckets) and all(summary.blocks for summary in summaries):
+            packed = [summary.blocks for summary in summaries]
+            xs, lows, highs, lasts = series_blocks.downsample(summaries[0].first_step, packed, buckets)
+            return _buckets(key, x, count, xs, lows, highs, lasts)
+    columns = [series_chunks.c.steps, series_chunks.c["values"]]
+    if x != "step":
+        columns.append(series_chunks.c.timestamps)
+    chunks = list(connection.execute(select(*columns).where(where).order_by(series_chunks.c.seq)))
     if not chunks:
         return {"key": key, "x_axis": x, "count": 0, "x": [], "min": [], "max": [], "last": []}
     steps = np.concatenate([np.frombuffer(chunk.steps, "<i8") for chunk in chunks])
@@ -167,14 +181,18 @@ def series(
     with np.errstate(invalid="ignore"):
         lows = np.fmin.reduceat(values, starts)
         highs = np.fmax.reduceat(values, starts)
+    return _buckets(key, x, count, axis[ends], lows, highs, values[ends])
+
+
+def _buckets(key: str, x: str, count: int, xs: Any, lows: Any, highs: Any, lasts: Any) -> dict[str, Any]:
     return {
         "key": key,
         "x_axis": x,
         "count": count,
-        "x": axis[ends].tolist(),
+        "x": xs.tolist(),
         "min": _listed(lows),
         "max": _listed(highs),
-        "last": _listed(values[ends]),
+        "last": _listed(lasts),
     }
 
 

@@ -120,4 +120,5 @@ series_chunks = Table(
     Column("steps", LargeBinary, nullable=False),  # int64 little-endian
     Column("timestamps", LargeBinary, nullable=False),  # float64 little-endian
     Column("values", LargeBinary, nullable=False),  # float64 little-endian (NaN kept)
+    Column("blocks", LargeBinary, nullable=True),  # server.series_blocks; none in chunks older than revision 0002
 )
