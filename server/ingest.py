@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server import series_blocks
-from server.schema import history_chunks, journal_cursors, runs, series_chunks
+from server.schema import history_chunks, journal_cursors, runs, series_chunks, series_summaries
 from tracker._journal import (
     EVENT,
     FINAL_STATES,
@@ -229,7 +229,7 @@ def _replaced(connection: Connection, run_pk: int, batch: dict[str, Any]) -> boo
 
 def _forget(connection: Connection, run_pk: int) -> None:
     """Drop what the server has of a replaced run, as the client did (uploaded files are overwritten as they come)."""
-    for table in (history_chunks, series_chunks, journal_cursors):
+    for table in (history_chunks, series_chunks, series_summaries, journal_cursors):
         connection.execute(table.delete().where(table.c.run_pk == run_pk))
     connection.execute(
         update(runs)
@@ -290,12 +290,23 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
                 "steps": steps,
                 "timestamps": stamps,
                 "values": numbers,
-                "blocks": series_blocks.summarise(steps, numbers),
             }
             for key, (steps, stamps, numbers) in _series(columns).items()
         ]
         if chunks:
             connection.execute(insert(series_chunks), chunks)
+            summaries = [
+                {
+                    "run_pk": run_pk,
+                    "key": chunk["key"],
+                    "seq": seq,
+                    "count": chunk["count"],
+                    "first_step": chunk["first_step"],
+                    "blocks": series_blocks.summarise(chunk["steps"], chunk["values"]),
+                }
+                for chunk in chunks
+            ]
+            connection.execute(insert(series_summaries), summaries)
         values["last_step"] = last  # steps only grow, across journals too (a resume continues after the last)
         values["rows"] = runs.c.rows + len(rows)
     run = batch.get("run") or {}

@@ -13,7 +13,7 @@ import orjson
 from sqlalchemy import Connection, Row, and_, select
 
 from server import series_blocks
-from server.schema import entities, history_chunks, runs, series_chunks
+from server.schema import entities, history_chunks, runs, series_chunks, series_summaries
 from tracker._api import merge_rows
 from tracker._journal import record_problem
 from tracker._metadata import utc_now_iso
@@ -130,18 +130,18 @@ def series(
     """
     import numpy as np
 
-    where = and_(series_chunks.c.run_pk == run_pk, series_chunks.c.key == key)
     if x == "step" and start is None and stop is None:
         summaries = connection.execute(
-            select(series_chunks.c.count, series_chunks.c.first_step, series_chunks.c.blocks)
-            .where(where)
-            .order_by(series_chunks.c.seq)
+            select(series_summaries.c.count, series_summaries.c.first_step, series_summaries.c.blocks)
+            .where(and_(series_summaries.c.run_pk == run_pk, series_summaries.c.key == key))
+            .order_by(series_summaries.c.seq)
         ).all()
         count = sum(summary.count for summary in summaries)
-        if summaries and series_blocks.usable(count, buckets) and all(summary.blocks for summary in summaries):
+        if summaries and series_blocks.usable(count, buckets):
             packed = [summary.blocks for summary in summaries]
             xs, lows, highs, lasts = series_blocks.downsample(summaries[0].first_step, packed, buckets)
             return _buckets(key, x, count, xs, lows, highs, lasts)
+    where = and_(series_chunks.c.run_pk == run_pk, series_chunks.c.key == key)
     columns = [series_chunks.c.steps, series_chunks.c["values"]]
     if x != "step":
         columns.append(series_chunks.c.timestamps)

@@ -1,6 +1,6 @@
 """Long series are charted from the block summaries written at ingest: every bucket's min, max and last are
 exactly those of the points it holds (spikes and NaN included), a run that logs more steps is charted with
-them, and chunks stored without summaries (before revision 0002) are charted from their points."""
+them, and chunks stored before revision 0002 are summarised by it."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select
 
+import server
 from server import accounts, ingest, reads, series_blocks
 from server.db import Store
-from server.schema import runs, series_chunks
+from server.schema import runs
 
 BUCKETS = 100
 POINTS = BUCKETS * series_blocks.BLOCK * series_blocks.MIN_BLOCKS_PER_BUCKET + 123  # just over the threshold
@@ -91,22 +92,38 @@ def test_a_long_series_is_bucketed_exactly_from_its_blocks_and_grows(store, monk
     assert len(used) == 2
 
 
-def test_a_short_or_zoomed_series_and_chunks_without_blocks_are_bucketed_from_their_points(store, monkeypatch):
+def test_a_short_or_zoomed_series_is_bucketed_from_its_points(store, monkeypatch):
     used = []
     real = series_blocks.downsample
     monkeypatch.setattr(series_blocks, "downsample", lambda *args: used.append(args) or real(*args))
     run_pk = log(store, range(0, POINTS - 200), 0)  # under the threshold: too few blocks per bucket
     assert_exact(chart(store, run_pk), POINTS - 201)
     log(store, range(POINTS - 200, POINTS), POINTS - 200)
-    with store.writing() as connection:  # the first chunk as stored before revision 0002
-        first = select(series_chunks.c.seq).where(series_chunks.c.run_pk == run_pk).limit(1).scalar_subquery()
-        connection.execute(update(series_chunks).where(series_chunks.c.seq == first).values(blocks=None))
-    assert_exact(chart(store, run_pk), POINTS - 1)
     with store.reading() as connection:
         zoomed = reads.series(connection, run_pk, "loss", buckets=BUCKETS, start=100, stop=5000)
         assert connection.execute(select(runs.c.rows)).scalar_one() == POINTS
     assert zoomed["x"][0] >= 100 and zoomed["x"][-1] == 5000
     assert used == []
+
+
+def test_chunks_stored_before_revision_0002_are_summarised_by_it(store, monkeypatch):
+    from alembic import command
+    from alembic.config import Config
+
+    run_pk = log(store, range(0, 3001), 0)
+    log(store, range(3001, POINTS), 3001)
+    config = Config()
+    config.set_main_option("script_location", str(Path(server.__file__).parent / "migrations"))
+    with store.engine.begin() as connection:  # back to before the summaries, then up again
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+        assert "series_summaries" not in inspect(connection).get_table_names()
+        command.upgrade(config, "head")
+    used = []
+    real = series_blocks.downsample
+    monkeypatch.setattr(series_blocks, "downsample", lambda *args: used.append(args) or real(*args))
+    assert_exact(chart(store, run_pk), POINTS - 1)
+    assert len(used) == 1
 
 
 def test_block_summaries_keep_min_max_ignoring_nan_and_the_last_value_as_is():
