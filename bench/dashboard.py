@@ -9,6 +9,7 @@ The server's database is filled directly through its ingest path (the same one c
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import socket
@@ -158,13 +159,14 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 6
             time.sleep(0.2)
 
 
-def measure(url: str, setup: Any, ready: str, repeat: int) -> tuple[list[float], list[int]]:
+def measure(url: str, setup: Any, ready: str, repeat: int, timeout: float) -> tuple[list[float], list[int]]:
     """(ms from navigation start to ``ready`` returning a number, bytes transferred) for each repeat.
 
     ``ready`` is a JavaScript function body polled on every animation frame; it returns the moment (ms
     since navigation start, ``performance.now()``) the page counts as drawn, or false. Every repeat is a
-    fresh browser context (empty cache).
+    fresh browser context (empty cache). A page not drawn within ``timeout`` seconds counts as infinite.
     """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     timings, transferred = [], []
@@ -176,8 +178,11 @@ def measure(url: str, setup: Any, ready: str, repeat: int) -> tuple[list[float],
             setup(context)
             page = context.new_page()
             page.goto(url, wait_until="commit", timeout=600_000)
-            handle = page.wait_for_function(f"() => {{ {ready} }}", timeout=600_000, polling="raf")
-            timings.append(float(handle.json_value()))
+            try:
+                handle = page.wait_for_function(f"() => {{ {ready} }}", timeout=timeout * 1000, polling="raf")
+                timings.append(float(handle.json_value()))
+            except PlaywrightTimeout:
+                timings.append(math.inf)  # not drawn within the timeout: reported as such
             transferred.append(int(page.evaluate(_TRANSFERRED)))
             context.close()
         browser.close()
@@ -201,6 +206,11 @@ MLFLOW_CHART = (
 
 
 def _summary(values: list[float]) -> str:
+    if math.isinf(max(values)):
+        drawn = [value for value in values if not math.isinf(value)]
+        return f"{len(values) - len(drawn)} of {len(values)} not drawn in the timeout" + (
+            f"; drawn: {', '.join(f'{value:.0f}' for value in drawn)}" if drawn else ""
+        )
     return f"{statistics.median(values):.0f} [{min(values):.0f}, {max(values):.0f}]"
 
 
@@ -215,6 +225,7 @@ def main() -> None:
         default=shutil.which("mlflow", path=os.path.dirname(sys.executable)) or "",
         help="the mlflow executable (default: next to this Python; empty: tracker only)",
     )
+    parser.add_argument("--timeout", type=float, default=600, help="seconds a page may take to draw")
     parser.add_argument("--workdir", help="keep the filled stores here and reuse them on the next call (same sizes)")
     parser.add_argument("--fill-only", action="store_true", help="fill --workdir and stop")
     options = parser.parse_args()
@@ -262,8 +273,14 @@ def main() -> None:
             )
 
         selection = "&".join(f"sel=bench/chart/c{index}" for index in range(options.chart_runs))
-        rows.append(("tracker", "table", *measure(url + "/#project=table", signed_in, TRACKER_TABLE, options.repeat)))
-        chart = measure(url + f"/#project=chart&{selection}", signed_in, TRACKER_CHART, options.repeat)
+        rows.append(
+            (
+                "tracker",
+                "table",
+                *measure(url + "/#project=table", signed_in, TRACKER_TABLE, options.repeat, options.timeout),
+            )
+        )
+        chart = measure(url + f"/#project=chart&{selection}", signed_in, TRACKER_CHART, options.repeat, options.timeout)
         rows.append(("tracker", "chart", *chart))
         if options.mlflow and "mlflow" in state:
             mlflow = state["mlflow"]
@@ -278,14 +295,18 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(url + "/health", processes[-1])
             table_url = f"{url}/#/experiments/{mlflow['table']}/runs"
-            rows.append(("mlflow", "table", *measure(table_url, lambda _: None, MLFLOW_TABLE, options.repeat)))
+            rows.append(
+                ("mlflow", "table", *measure(table_url, lambda _: None, MLFLOW_TABLE, options.repeat, options.timeout))
+            )
             runs = urllib.parse.quote(orjson.dumps(mlflow["runs"]).decode())
             experiments = urllib.parse.quote(orjson.dumps([mlflow["chart"]]).decode())
             keys = urllib.parse.quote('["loss"]')
             chart_url = f"{url}/#/metric?runs={runs}&metric=%22loss%22&experiments={experiments}"
             chart_url += f"&plot_metric_keys={keys}&x_axis=step"
             ready = MLFLOW_CHART.replace("RUNS", str(options.chart_runs))
-            rows.append(("mlflow", "chart", *measure(chart_url, lambda _: None, ready, options.repeat)))
+            rows.append(
+                ("mlflow", "chart", *measure(chart_url, lambda _: None, ready, options.repeat, options.timeout))
+            )
         print(f"| page | tool | ms to drawn, median [min, max] of {options.repeat} | MB transferred, median |")
         print("|---|---|---|---|")
         names = {

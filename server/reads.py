@@ -105,10 +105,14 @@ def history(connection: Connection, run_pk: int, keys: list[str] | None = None) 
     return [{key: row[key] for key in kept if key in row} for row in rows if all(key in row for key in keys)]
 
 
-def series_keys(connection: Connection, run_pk: int) -> list[str]:
+def series_keys(connection: Connection, *run_pks: int) -> list[str]:
+    """The numeric keys logged by any of the runs, in one query."""
     return list(
         connection.execute(
-            select(series_chunks.c.key).where(series_chunks.c.run_pk == run_pk).distinct().order_by(series_chunks.c.key)
+            select(series_chunks.c.key)
+            .where(series_chunks.c.run_pk.in_(run_pks))
+            .distinct()
+            .order_by(series_chunks.c.key)
         ).scalars()
     )
 
