@@ -19,7 +19,8 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from server.schema import history_chunks, journal_cursors, metric_rules, runs, series_chunks
+from server import series_blocks
+from server.schema import history_chunks, journal_cursors, metric_rules, runs, series_chunks, series_summaries
 from tracker._journal import (
     EVENT,
     FINAL_STATES,
@@ -56,6 +57,7 @@ _NEXT_SEQ = select(func.coalesce(func.max(history_chunks.c.seq), -1) + 1).where(
 _CREATED_AT = select(runs.c.created_at).where(runs.c.id == bindparam("b_run_pk"))
 _INSERT_HISTORY = insert(history_chunks)
 _INSERT_SERIES = insert(series_chunks)
+_INSERT_SUMMARIES = insert(series_summaries)
 
 
 class BatchError(ValueError):
@@ -246,7 +248,7 @@ def _replaced(connection: Connection, run_pk: int, batch: dict[str, Any]) -> boo
 
 def _forget(connection: Connection, run_pk: int) -> None:
     """Drop what the server has of a replaced run, as the client did (uploaded files are overwritten as they come)."""
-    for table in (history_chunks, series_chunks, journal_cursors, metric_rules):
+    for table in (history_chunks, series_chunks, series_summaries, journal_cursors, metric_rules):
         connection.execute(table.delete().where(table.c.run_pk == run_pk))
     connection.execute(
         update(runs)
@@ -334,6 +336,18 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
         ]
         if chunks:
             connection.execute(_INSERT_SERIES, chunks)
+            summaries = [
+                {
+                    "run_pk": run_pk,
+                    "key": chunk["key"],
+                    "seq": seq,
+                    "count": chunk["count"],
+                    "first_step": chunk["first_step"],
+                    "blocks": series_blocks.summarise(chunk["steps"], chunk["values"]),
+                }
+                for chunk in chunks
+            ]
+            connection.execute(_INSERT_SUMMARIES, summaries)
         values["last_step"] = last  # steps only grow, across journals too (a resume continues after the last)
         values["rows"] = runs.c.rows + len(rows)
     run = batch.get("run") or {}

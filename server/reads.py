@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Row, and_, select
 
-from server.schema import entities, history_chunks, runs, series_chunks
+from server import series_blocks
+from server.schema import entities, history_chunks, runs, series_chunks, series_summaries
 from server.schema import metric_rules as metric_rules_table
 from tracker._api import merge_rows
 from tracker._journal import record_problem
@@ -144,10 +145,14 @@ def media(connection: Connection, run_pk: int, per_key: int) -> dict[str, list[d
     return answer
 
 
-def series_keys(connection: Connection, run_pk: int) -> list[str]:
+def series_keys(connection: Connection, *run_pks: int) -> list[str]:
+    """The numeric keys logged by any of the runs, in one query."""
     return list(
         connection.execute(
-            select(series_chunks.c.key).where(series_chunks.c.run_pk == run_pk).distinct().order_by(series_chunks.c.key)
+            select(series_chunks.c.key)
+            .where(series_chunks.c.run_pk.in_(run_pks))
+            .distinct()
+            .order_by(series_chunks.c.key)
         ).scalars()
     )
 
@@ -219,12 +224,26 @@ def series(
     ``x`` is step, timestamp, relative (seconds since the series began) or ``metric:KEY``, a step metric
     declared with define_metric(step_metric=KEY). With ``since`` (a step), only the points logged after
     it: a live chart appends them. ``step`` in the answer is the last step the series holds, the next
-    ``since``.
+    ``since``. A whole series by step much longer than ``buckets`` is bucketed from its chunks' block
+    summaries (server.series_blocks); anything else from its points.
     """
     import numpy as np
 
-    chunks = _chunks(connection, run_pk, key, since, ("steps", "timestamps", "values"))
     empty = {"key": key, "x_axis": x, "count": 0, "step": since, "x": [], "min": [], "max": [], "last": []}
+    if x == "step" and start is None and stop is None and since is None:
+        summaries = connection.execute(
+            select(series_summaries.c.count.label("points"), series_summaries.c.first_step, series_summaries.c.blocks)
+            .where(and_(series_summaries.c.run_pk == run_pk, series_summaries.c.key == key))
+            .order_by(series_summaries.c.seq)
+        ).all()
+        count = sum(summary.points for summary in summaries)
+        if summaries and series_blocks.usable(count, buckets):
+            packed = [summary.blocks for summary in summaries]
+            xs, lows, highs, lasts = series_blocks.downsample(summaries[0].first_step, packed, buckets)
+            last_step = int(xs[-1]) if len(xs) else since  # each bucket's x is its last point's step
+            return {**empty, **_buckets(count, last_step, xs, lows, highs, lasts)}
+    columns = ("steps", "values") if x == "step" else ("steps", "timestamps", "values")
+    chunks = _chunks(connection, run_pk, key, since, columns)
     if not chunks:
         return empty
     steps = np.concatenate([np.frombuffer(chunk.steps, "<i8") for chunk in chunks])
@@ -254,21 +273,19 @@ def series(
         listed = _listed(values)
         points = {"x": axis.tolist(), "min": listed, "max": listed, "last": listed}
         return {**empty, "count": count, "step": last_step, **points}
-    edges = np.linspace(axis[0], axis[-1], buckets + 1)
-    index = np.clip(np.searchsorted(edges, axis, side="right") - 1, 0, buckets - 1)
-    starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
-    ends = np.r_[starts[1:], count] - 1
-    with np.errstate(invalid="ignore"):
-        lows = np.fmin.reduceat(values, starts)
-        highs = np.fmax.reduceat(values, starts)
+    bucketed = series_blocks.bucketed(axis, values, values, values, float(axis[0]), buckets)
+    return {**empty, **_buckets(count, last_step, *bucketed)}
+
+
+def _buckets(count: int, last_step: int | None, xs: Any, lows: Any, highs: Any, lasts: Any) -> dict[str, Any]:
+    """The answer's points: each bucket's x (that of its last point), min, max and last value."""
     return {
-        **empty,
         "count": count,
         "step": last_step,
-        "x": axis[ends].tolist(),
+        "x": xs.tolist(),
         "min": _listed(lows),
         "max": _listed(highs),
-        "last": _listed(values[ends]),
+        "last": _listed(lasts),
     }
 
 

@@ -134,3 +134,16 @@ metric_rules = Table(
     Column("summary", JSON, nullable=False),
     Column("hidden", Boolean, nullable=False),
 )
+
+# One row per series chunk (same key), small and apart from the chunk's points: SQLite keeps a row's columns
+# in order, so a summary stored after a chunk's arrays would cost reading them.
+series_summaries = Table(
+    "series_summaries",
+    metadata,
+    Column("run_pk", ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(256), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("first_step", BigInteger, nullable=False),
+    Column("blocks", LargeBinary, nullable=False),  # server.series_blocks.summarise
+)

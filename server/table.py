@@ -1,9 +1,10 @@
 """The dashboard's runs table: filtered, sorted and paged on the server, so 10,000 runs cost the browser a page.
 
 The rows of a viewer's project are read once into a snapshot (only the columns the table shows, JSON
-decoded by orjson) and kept until a run changes (the count or the newest ``updated_at`` moves); each
-request then filters and sorts that snapshot in memory. States are recomputed per request, since a
-silent run turns crashed with time, not with a write.
+decoded by orjson) and kept until a run changes (the count or the newest ``updated_at`` moves). Each sort
+order of a snapshot is computed once too; a request then only filters (when it has filters) and slices a
+page. States are recomputed per request, and only for running runs, since a silent run turns crashed with
+time, not with a write.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Text, func, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, Row, Text, func, select, type_coerce
 
 from server.reads import state_of
 from server.schema import entities, runs
@@ -63,44 +65,74 @@ class Query:
     columns: tuple[str, ...] = ()
 
 
+class _Snapshot:
+    """A project's runs as the table needs them, its facets, and its sort orders as they are asked for."""
+
+    def __init__(self, version: Any, everything: list[dict[str, Any]]) -> None:
+        self.version, self.everything = version, everything
+        self.facets = _facets(everything)
+        self.orders: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+
+
 class RunsTable:
     """Snapshots of the runs per (visible entities, project), answering table queries."""
 
     def __init__(self, heartbeat_timeout: float) -> None:
         self.heartbeat_timeout = heartbeat_timeout
-        self._snapshots: OrderedDict[tuple[frozenset[str], str | None], tuple[Any, list[dict[str, Any]], Any]] = (
-            OrderedDict()
-        )
+        self._snapshots: OrderedDict[tuple[frozenset[str], str | None], _Snapshot] = OrderedDict()
         self._lock = threading.Lock()
 
     def page(self, connection: Connection, visible: frozenset[str], query: Query) -> dict[str, Any]:
-        snapshot, facets = self._snapshot(connection, visible, query.project)
+        snapshot = self._snapshot(connection, visible, query.project)
         now = time.time()
-        everything = ({**run, "state": state_of(run["_row"], now, self.heartbeat_timeout)} for run in snapshot)
-        kept = [run for run in everything if _keep(run, query)]
-        cells = [(_cell(run, query.sort), run) for run in kept]
-        present = [pair for pair in cells if pair[0] is not None]
-        present.sort(key=lambda pair: _sort_key(pair[0]), reverse=query.descending)
-        ordered = [run for _, run in present] + [run for value, run in cells if value is None]  # missing: last
-        shown = ("entity", "project", "id", "name", "group", "job_type", "tags", "state", "created_at")
+        states: dict[int, str] = {}
+
+        def state(run: dict[str, Any]) -> str:
+            """Stored, except for a running run, whose state depends on its heartbeat's age."""
+            if run["stored_state"] != "running":
+                return str(run["stored_state"])
+            if id(run) not in states:
+                states[id(run)] = state_of(run["_row"], now, self.heartbeat_timeout)
+            return states[id(run)]
+
+        ordered = self._ordered(snapshot, query.sort, query.descending, state)
+        if _filtered(query):
+            ordered = [run for run in ordered if _keep(run, query, state)]
+        shown = ("entity", "project", "id", "name", "group", "job_type", "tags", "created_at")
         return {
             "total": len(ordered),
             "offset": query.offset,
             "runs": [
                 {
                     **{field: run[field] for field in shown},
+                    "state": state(run),
                     "runtime": run["summary"].get("_runtime"),
                     "last_step": run["last_step"],
-                    "columns": {column: _cell(run, column) for column in query.columns},
+                    "columns": {
+                        column: state(run) if column == "state" else _cell(run, column) for column in query.columns
+                    },
                 }
                 for run in ordered[query.offset : query.offset + query.limit]
             ],
-            "facets": facets,
+            "facets": snapshot.facets,
         }
 
-    def _snapshot(
-        self, connection: Connection, visible: frozenset[str], project: str | None
-    ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    def _ordered(
+        self, snapshot: _Snapshot, sort: str, descending: bool, state: Callable[[dict[str, Any]], str]
+    ) -> list[dict[str, Any]]:
+        """The snapshot sorted by one column, missing values last; kept, except by state (which ages)."""
+        cached = snapshot.orders.get((sort, descending))
+        if cached is not None:
+            return cached
+        cells = [(state(run) if sort == "state" else _cell(run, sort), run) for run in snapshot.everything]
+        present = [pair for pair in cells if pair[0] is not None]
+        present.sort(key=lambda pair: _sort_key(pair[0]), reverse=descending)
+        ordered = [run for _, run in present] + [run for value, run in cells if value is None]
+        if sort != "state":
+            snapshot.orders[(sort, descending)] = ordered
+        return ordered
+
+    def _snapshot(self, connection: Connection, visible: frozenset[str], project: str | None) -> _Snapshot:
         where: ColumnElement[bool] = entities.c.name.in_(sorted(visible))
         if project is not None:
             where = where & (runs.c.project == project)
@@ -111,9 +143,9 @@ class RunsTable:
         key = (visible, project)
         with self._lock:
             cached = self._snapshots.get(key)
-            if cached is not None and cached[0] == version:
+            if cached is not None and cached.version == version:
                 self._snapshots.move_to_end(key)
-                return cached[1], cached[2]
+                return cached
         rows = connection.execute(
             select(
                 entities.c.name.label("entity"),
@@ -134,29 +166,34 @@ class RunsTable:
             .select_from(joined)
             .where(where)
         )
-        snapshot = [
-            {
-                "_row": row,
-                "entity": row.entity,
-                "project": row.project,
-                "id": row.run_id,
-                "name": row.name,
-                "group": row.group_name,
-                "job_type": row.job_type,
-                "tags": _decoded(row.tags),
-                "created_at": row.created_at,
-                "last_step": row.last_step,
-                "config": flatten(_decoded(row.config)),
-                "summary": _decoded(row.summary),
-            }
-            for row in rows
-        ]
-        facets = _facets(snapshot)
+        snapshot = _Snapshot(version, [_entry(row) for row in rows])
         with self._lock:
-            self._snapshots[key] = (version, snapshot, facets)
+            self._snapshots[key] = snapshot
             while len(self._snapshots) > _SNAPSHOTS:
                 self._snapshots.popitem(last=False)
-        return snapshot, facets
+        return snapshot
+
+
+def _entry(row: Row[Any]) -> dict[str, Any]:
+    """One run as the table keeps it (the row itself too, for the state of a running run)."""
+    entity, project, run_id, name, group, job_type, tags, state, _, _, created_at, last_step, config, summary = tuple(
+        row
+    )
+    return {
+        "_row": row,
+        "entity": entity,
+        "project": project,
+        "id": run_id,
+        "name": name,
+        "group": group,
+        "job_type": job_type,
+        "tags": _decoded(tags),
+        "stored_state": state,
+        "created_at": created_at,
+        "last_step": last_step,
+        "config": flatten(_decoded(config)),
+        "summary": _decoded(summary),
+    }
 
 
 def _decoded(value: Any) -> Any:
@@ -164,12 +201,16 @@ def _decoded(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _keep(run: dict[str, Any], query: Query) -> bool:
+def _filtered(query: Query) -> bool:
+    return any(value is not None for value in (query.group, query.tag, query.state, query.job_type)) or bool(query.q)
+
+
+def _keep(run: dict[str, Any], query: Query, state: Callable[[dict[str, Any]], str]) -> bool:
     if query.group is not None and run["group"] != query.group:
         return False
     if query.tag is not None and query.tag not in run["tags"]:
         return False
-    if query.state is not None and run["state"] != query.state:
+    if query.state is not None and state(run) != query.state:
         return False
     if query.job_type is not None and run["job_type"] != query.job_type:
         return False

@@ -139,6 +139,8 @@ def test_selected_runs_draw_one_series_each_in_a_panel_per_metric(store, tmp_pat
         for name in ("alpha", "beta"):
             page.get_by_label(f"select {name}").check()
         page.locator("figure[data-metric='loss'] canvas").wait_for(timeout=TIMEOUT_MS)
+        both = "() => (window.__tracker.panels.loss?.series || []).length === 2"
+        wait_for(lambda: page.evaluate(both), "both runs drawn (alpha's own draw may come first)", timeout=30)
         drawn = page.evaluate("() => window.__tracker.panels")
         assert sorted(drawn) == ["acc", "loss"]
         assert sorted(drawn["loss"]["series"]) == ["alpha", "beta"] and drawn["loss"]["points"] == [50, 50]
