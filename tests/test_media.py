@@ -87,7 +87,7 @@ def test_same_bytes_are_stored_once_and_lists_hold_references(store):
     run.log({"images": [tracker.Image(pixels)]})
     run.finish()
     view = view_of(store, run)
-    assert len(os.listdir(os.path.join(view.path, "media"))) == 1
+    assert len(os.listdir(os.path.join(view.directory, "media"))) == 1
     references = view.media("images")
     assert [(ref["_step"], ref.get("caption")) for ref in references] == [(0, None), (0, "again"), (1, None)]
     assert len({ref["path"] for ref in references}) == 1
@@ -191,7 +191,7 @@ def test_large_arrays_become_histograms_with_one_warning(store, capsys, monkeypa
     assert first["list"]["_type"] == "histogram" and first["small"] == list(range(32))
     assert second["words"] == ["w"] * 40
     assert view.summary["weights"]["_type"] == "histogram"
-    assert os.path.getsize(os.path.join(view.path, "history.jsonl")) < 10_000
+    assert os.path.getsize(os.path.join(view.directory, "history.jsonl")) < 10_000
 
 
 def test_keep_raw_arrays_setting_stores_them_as_lists(store, monkeypatch):
@@ -230,7 +230,7 @@ def test_a_missing_encoder_says_what_to_install(monkeypatch):
 def test_file_refuses_paths_outside_the_run(store, tmp_path):
     view, _ = logged(store, tracker.Image(np.zeros((2, 2))))
     (tmp_path / "secret").write_text("x")
-    os.symlink(tmp_path / "secret", os.path.join(view.path, "media", "link"))
+    os.symlink(tmp_path / "secret", os.path.join(view.directory, "media", "link"))
     for bad in ("../../secret", str(tmp_path / "secret"), "media/link", "", "."):
         with pytest.raises(tracker.UsageError, match="file"):
             view.file(bad)
