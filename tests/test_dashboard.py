@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.conftest import TRACKER, LiveServer, free_port, run_python, wait_for, wait_for_file
+from tests.conftest import TRACKER, LiveServer, free_port, run_python, wait_for
 
 pytestmark = pytest.mark.browser
 XSS_NAME = "<img src=x onerror=alert(1)>"
@@ -158,49 +157,6 @@ def test_selected_runs_draw_one_series_each_in_a_panel_per_metric(store, tmp_pat
         page.screenshot(path=str(tmp_path / "charts.png"), full_page=True)
     finally:
         served.stop()
-
-
-def test_a_running_runs_chart_grows_without_a_reload(store, tmp_path, page):
-    go, done = tmp_path / "go", tmp_path / "done"
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"""
-import os, time, tracker
-run = tracker.init(dir={str(store)!r}, project="demo", name="live-run")
-for step in range(10):
-    run.log({{"loss": 1.0 / (step + 1)}})
-open({str(tmp_path / "started")!r}, "w").close()
-while not os.path.exists({str(go)!r}):
-    time.sleep(0.05)
-for step in range(10, 25):
-    run.log({{"loss": 1.0 / (step + 1)}})
-while not os.path.exists({str(done)!r}):
-    time.sleep(0.05)
-run.finish()
-""",
-        ],
-    )
-    try:
-        wait_for_file(tmp_path / "started")
-        served = LocalUI(store, tmp_path / "ui.log")
-        try:
-            page.goto(served.url)
-            page.get_by_label("select live-run").check()
-            points = "() => (window.__tracker.panels.loss || {points: [0]}).points[0]"
-            wait_for(lambda: page.evaluate(points) == 10, "the first ten points", timeout=60)
-            assert page.locator(".row .state").inner_text() == "running"
-            go.touch()
-            wait_for(lambda: page.evaluate(points) == 25, "the new points to appear without a reload", timeout=60)
-            done.touch()
-            wait_for(lambda: page.locator(".row .state").inner_text() == "finished", "the row to say finished", 60)
-        finally:
-            served.stop()
-    finally:
-        done.touch()
-        go.touch()
-        child.wait(timeout=120)
 
 
 def post_run(server: LiveServer, key: str, entity: str, name: str) -> None:

@@ -249,6 +249,7 @@ run.finish()
             page.get_by_label("select live-run").check()
             wait_for(lambda: panel(page, "loss").get("points") == [40], "the first forty points", timeout=60)
             wait_for(lambda: panel(page, "loss")["xRange"] is not None, "the chart drawn", timeout=60)
+            assert page.locator(".row .state").inner_text() == "running"
             whole = panel(page, "loss")["xRange"]
             box = page.locator("figure[data-metric='loss'] .u-over").bounding_box()
             middle = box["y"] + box["height"] / 2
@@ -274,6 +275,8 @@ run.finish()
             assert asked and all(query.get("since") for query in asked)  # only new steps were asked for
             assert min(int(query["since"][0]) for query in asked) == 39  # after the last step it had
             page.screenshot(path=str(tmp_path / "live-zoomed.png"), full_page=True)
+            done.touch()
+            wait_for(lambda: page.locator(".row .state").inner_text() == "finished", "the row to say finished", 60)
         finally:
             served.stop()
     finally:
