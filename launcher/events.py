@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from tracker import _logs
+from tracker._metadata import hostname
 
 # the scheduler's view of a job: Slurm's ids when under Slurm, submitit's own job id in any case
 _JOB_ENVIRONMENT = {
@@ -56,7 +56,7 @@ def _job_fields() -> dict[str, Any]:
     if "submitit" in sys.modules:
         with contextlib.suppress(Exception):  # only inside a submitit job
             fields["submitit_job_id"] = sys.modules["submitit"].JobEnvironment().job_id
-    return {**fields, "host": socket.gethostname()}
+    return {**fields, "host": hostname()}
 
 
 @contextlib.contextmanager

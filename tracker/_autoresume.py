@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import time
 from typing import Any
 
 from tracker import _layout
 from tracker._journal import read_json_object, write_json_atomic
+from tracker._metadata import hostname
 
 _WHAT = "the resume file"
 
@@ -28,7 +28,7 @@ def mark_started(root: str, project: str, run_id: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     write_json_atomic(
         path,
-        {"run_id": run_id, "project": project, "host": socket.gethostname(), "pid": os.getpid(), "at": time.time()},
+        {"run_id": run_id, "project": project, "host": hostname(), "pid": os.getpid(), "at": time.time()},
     )
 
 
