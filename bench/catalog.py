@@ -37,6 +37,7 @@ WORKLOADS: dict[str, Workload] = {
                 Metric("init_s", "init() alone", "s", "lower"),
                 Metric("init_finish_s", "init() to finish(), nothing logged", "s", "lower"),
                 Metric("process_s", "whole process, spawn to exit", "s", "lower"),
+                Metric("process_over_bare_s", "whole process minus the harness doing nothing", "s", "lower"),
             ),
         ),
         Workload(

@@ -32,6 +32,9 @@ COMMON_ENV = {
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
+    # as on a user's machine, every tool's modules run from cached bytecode (written by the probe run), not
+    # recompiled in each child
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(COMMON_ENV)
     env.update(extra)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)

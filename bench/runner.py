@@ -160,7 +160,9 @@ class Runner:
         return {"import_s": with_import - (before + after) / 2, "process_s": with_import}, {}
 
     def _w_init(self, tool: str, root: Path) -> Measured:
-        return self._script(tool, "init_finish", root), {}
+        values = self._script(tool, "init_finish", root)
+        values["process_over_bare_s"] = values["process_s"] - self._script(tool, "bare", root)["process_s"]
+        return values, {}
 
     def _w_log(self, tool: str, root: Path) -> Measured:
         s = self.scale

@@ -70,6 +70,11 @@ def probe(adapter: Adapter, root: Path, spec: Spec) -> Result:
     return {"version": adapter.version()}
 
 
+def bare(adapter: Adapter, root: Path, spec: Spec) -> Result:
+    """Nothing: the harness alone (interpreter, site, this module), the floor under every whole-process figure."""
+    return {}
+
+
 def init_finish(adapter: Adapter, root: Path, spec: Spec) -> Result:
     adapter.prepare(root)
     t0 = time.perf_counter()
@@ -211,6 +216,7 @@ SCRIPTS: dict[str, Callable[[Adapter, Path, Spec], Result]] = {
     f.__name__: f
     for f in (
         probe,
+        bare,
         init_finish,
         log_steps,
         durability,

@@ -419,6 +419,8 @@ def _start(
         if prior is not None:
             writer.append_record({EVENT: "resume", "at": start, "starting_step": prior.starting_step})
         staged.commit()
+        for path, data in files.items():
+            writer.note_materialized(path, data)
     except BaseException as error:
         staged.discard()
         with contextlib.suppress(OSError):

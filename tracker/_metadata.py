@@ -21,7 +21,9 @@ def program_path() -> str | None:
     return os.path.abspath(path) if path else None
 
 
+@functools.cache
 def _user() -> str | None:
+    """The login name, looked up once per process (without $USER it reads the password database)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -50,6 +52,7 @@ def hostname() -> str:
 
 def collect(start_time: float) -> dict[str, Any]:
     """The cheap part, recorded synchronously at init()."""
+    environ = dict(os.environ)
     return {
         "host": hostname(),
         "pid": os.getpid(),
@@ -61,8 +64,8 @@ def collect(start_time: float) -> dict[str, Any]:
         "argv": list(sys.argv),
         "cwd": os.getcwd(),
         "started_at": utc_now_iso(start_time),
-        "slurm": {key: value for key, value in os.environ.items() if key.startswith(("SLURM_", "SLURMD_"))} or None,
-        "slurm_job": slurm_job(dict(os.environ)),
+        "slurm": {key: value for key, value in environ.items() if key.startswith(("SLURM_", "SLURMD_"))} or None,
+        "slurm_job": slurm_job(environ),
     }
 
 

@@ -6,21 +6,43 @@ error message quoting a URL, a settings dict, a library's log line), so no log f
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 REDACTED = "<redacted>"
-# field names whose value is a secret wherever they appear (api_key, X-Api-Key, db_password, auth_token...)
-_SECRET_KEY = re.compile(r"api[_-]?key|token|secret|passw(or)?d|authorization|cookie|credential", re.IGNORECASE)
-# scheme://user:password@host -> scheme://user:<redacted>@host (database and proxy URLs)
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@", re.IGNORECASE)
-# ?token=...&api_key=... in URLs
-_QUERY_SECRET = re.compile(
-    r"(?P<head>[?&](?:api[_-]?key|apikey|key|token|access_token|auth|secret|password|signature)=)[^&\s#]+",
-    re.IGNORECASE,
+# field names whose value is a secret wherever they appear (api_key, X-Api-Key, db_password, auth_token...):
+# substrings of the lower-cased name, not a regular expression, so the writer thread compiles nothing for them
+_SECRET_KEY_PARTS = (
+    "apikey",
+    "api_key",
+    "api-key",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "authorization",
+    "cookie",
+    "credential",
 )
-# Authorization header values quoted in messages
-_AUTH_HEADER = re.compile(r"(?P<head>\b(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/=-]{8,}")
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """The text patterns, compiled on the first text that could hold a secret (not at import: init() waits for
+    the writer thread's first events, and compiling these costs more than writing them)."""
+    # scheme://user:password@host -> scheme://user:<redacted>@host (database and proxy URLs)
+    url_password = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@", re.IGNORECASE)
+    # ?token=...&api_key=... in URLs
+    query_secret = re.compile(
+        r"(?P<head>[?&](?:api[_-]?key|apikey|key|token|access_token|auth|secret|password|signature)=)[^&\s#]+",
+        re.IGNORECASE,
+    )
+    # Authorization header values quoted in messages
+    auth_header = re.compile(r"(?P<head>\b(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/=-]{8,}")
+    return url_password, query_secret, auth_header
+
+
 # the API keys this process uses, replaced wherever they occur (kept as an immutable tuple: read by the writer thread)
 _known: tuple[str, ...] = ()
 _SHORTEST_KNOWN = 8  # shorter values would redact ordinary words
@@ -35,7 +57,7 @@ def add_secret(value: str | None) -> None:
 
 def redact(value: Any, key: str | None = None) -> Any:
     """``value`` with secrets replaced: the whole value under a secret key name, else secrets inside text."""
-    if key is not None and _SECRET_KEY.search(key) and value not in (None, "", False):
+    if key is not None and _is_secret_name(key) and value not in (None, "", False):
         return REDACTED
     if isinstance(value, str):
         return _redact_text(value)
@@ -46,16 +68,21 @@ def redact(value: Any, key: str | None = None) -> Any:
     return value
 
 
+def _is_secret_name(key: str) -> bool:
+    name = key.lower()
+    return any(part in name for part in _SECRET_KEY_PARTS)
+
+
 def _redact_text(text: str) -> str:
     for secret in _known:
         if secret in text:
             text = text.replace(secret, REDACTED)
     if "://" in text:
-        text = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", text)
+        text = _patterns()[0].sub(rf"\g<head>{REDACTED}@", text)
     if "=" in text:
-        text = _QUERY_SECRET.sub(rf"\g<head>{REDACTED}", text)
-    if " " in text:
-        text = _AUTH_HEADER.sub(rf"\g<head>{REDACTED}", text)
+        text = _patterns()[1].sub(rf"\g<head>{REDACTED}", text)
+    if " " in text and ("Bearer" in text or "Basic" in text or "Token" in text):
+        text = _patterns()[2].sub(rf"\g<head>{REDACTED}", text)
     return text
 
 

@@ -40,7 +40,7 @@ def _whole_records_end(fd: int) -> int:
 class RunWriter:
     """Owns a run directory for the lifetime of the run; created by init(), closed by finish()."""
 
-    __slots__ = ("__weakref__", "_damaged", "_history_fd", "_size", "lock", "paths")
+    __slots__ = ("__weakref__", "_damaged", "_history_fd", "_materialized", "_size", "lock", "paths")
 
     def __init__(self, paths: _layout.RunPaths, lock: RunLock) -> None:
         self.paths = paths
@@ -52,6 +52,7 @@ class RunWriter:
         self._damaged = os.fstat(self._history_fd).st_size != self._size  # a tail torn by an earlier kill
         if self._damaged:
             self._mend()
+        self._materialized: dict[str, bytes] = {}  # the bytes this writer last put in each materialized file
         _OPEN.add(self)
 
     @classmethod
@@ -98,11 +99,21 @@ class RunWriter:
         self.append(_journal.encode_record(record))
 
     def materialize(self, path: str, value: Any) -> None:
+        """Replace a materialized file, unless it already holds exactly these bytes (written by this writer,
+        the run directory's only one: finish() rewrites config.json, which rarely changed since)."""
         data = _journal.encode_json(os.path.basename(path), value)
+        if self._materialized.get(path) == data:
+            return
         try:
             write_atomic(path, data)
         except OSError as error:
+            self._materialized.pop(path, None)
             raise StorageError.of(f"cannot write {path}", error, "the previous version of it is intact") from error
+        self._materialized[path] = data
+
+    def note_materialized(self, path: str, data: bytes) -> None:
+        """``path`` now holds ``data``, written by init() with its other start files (all or nothing)."""
+        self._materialized[path] = data
 
     def close_history(self) -> None:
         if self._history_fd is not None:
