@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import tracker
-from tracker import _validate, console
+from tracker import _process, _validate, console
 
 # run attributes a running run can take from a script's init()
 _SETTABLE = ("name", "tags", "notes")
@@ -32,7 +32,7 @@ def host_script_init(run: tracker.Run) -> None:
                 f"not applied: {', '.join(not_applied)} (set them under the `tracker` config group instead)"
             )
 
-    run._script_init = adopt  # type: ignore[attr-defined]
+    _process.on_returned(run, adopt)
 
 
 def _apply(run: tracker.Run, keywords: dict[str, Any], config: dict[str, Any]) -> list[str]:

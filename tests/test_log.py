@@ -151,6 +151,19 @@ def test_nonfinite_floats_round_trip(store):
     assert math.isnan(row["nan"]) and row["inf"] == math.inf and row["ninf"] == -math.inf and row["ok"] == 1.0
 
 
+def test_nonfinite_values_beside_nulls_and_numpy_scalars(store):
+    """Lines holding null are the ones looked at again for NaN/inf: None values, text saying "null",
+    numpy scalars (which orjson also writes as null when not finite) must all come back as logged."""
+    np = pytest.importorskip("numpy")
+    run = tracker.init(project="p", dir=store)
+    run.log({"none": None, "text": "null", "np_nan": np.float64("nan"), "np_inf": np.float32("-inf"), "ok": 2})
+    run.log({"none": None, "text": "nullable"})
+    rows = history(store, run)
+    assert rows[0]["none"] is None and rows[0]["text"] == "null" and rows[0]["ok"] == 2
+    assert math.isnan(rows[0]["np_nan"]) and rows[0]["np_inf"] == -math.inf
+    assert rows[1]["none"] is None and rows[1]["text"] == "nullable"
+
+
 def test_nested_and_string_values(store):
     run = tracker.init(project="p", dir=store)
     run.log({"nested": {"a": [1, 2]}, "text": "hello"})

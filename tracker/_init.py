@@ -20,6 +20,7 @@ from tracker import (
     _layout,
     _logs,
     _process,
+    _run,
     _settings,
     console,
 )
@@ -130,9 +131,7 @@ def init(
     active = cast(Run | None, _process.current() or next(iter(_process.live_runs()), None))
     if active is not None and reinit_mode == "return_previous":
         _process.make_current(active)
-        script_init = getattr(active, "_script_init", None)  # set by a launcher that opened this job's run
-        if script_init is not None:
-            script_init({key: value for key, value in keywords.items() if value is not None}, config_data)
+        _process.returned(active, {key: value for key, value in keywords.items() if value is not None}, config_data)
         return active
     run_mode = _effective_mode(resolved)
     if active is not None and reinit_mode == "finish_previous":
@@ -147,10 +146,11 @@ def init(
         return run
     run = _open_run(resolved, config_data, run_mode, integrations)
     _process.register(run, make_current=make_current, signals=resolved.preemption_signals)
-    if resolved.console != "off":
-        run._capture_output()
-    if resolved.system_metrics:
-        run._sample_system_metrics(resolved.system_metrics_interval)
+    _run.start_services(
+        run,
+        capture_console=resolved.console != "off",
+        system_metrics_interval=resolved.system_metrics_interval if resolved.system_metrics else None,
+    )
     _start_integrations(run, integrations)
     if shell is not None:
         _setup_notebook(run, shell, save_notebook)
@@ -343,13 +343,14 @@ def _open_run(resolved: Settings, config: dict[str, Any], mode: str, integration
     if remote is not None:
         from tracker._online import Streamer
 
-        run._attach_streamer(
+        _run.attach_streamer(
+            run,
             Streamer(
                 remote,
                 claim.project,
                 claim.run_id,
                 claim.paths,
-                run._record["journal_id"],
+                _run.journal_id(run),
                 resolved.heartbeat_interval,
                 run.summary.as_dict,
             ),
@@ -409,7 +410,7 @@ def _start(
     files = {
         paths.config: encode_json("config", config),
         paths.metadata: encode_json("settings: run_metadata", metadata),
-        paths.run: encode_json("run.json", run._run_record()),
+        paths.run: encode_json("run.json", _run.start_record(run)),
     }
     journal_size = writer.size
     staged = StagedFiles()
@@ -452,7 +453,7 @@ def _after_start(
         _autoresume.mark_started(claim.root, claim.project, claim.run_id)
     if resolved.save_code:
         try:
-            run._save_code(program_path())
+            _run.save_code(run, program_path())
         except OSError as error:
             console.warn(f"save_code: the program could not be saved with the run ({error.strerror or error})")
     _add_git_metadata(run, metadata)

@@ -31,8 +31,12 @@ class Hooked(Protocol):
     def mark_preempting(self) -> None: ...
 
 
+# what a later init() returning a live run applies to it (launcher/nested.py: a script's own init() in a job)
+ScriptInit = Callable[[dict[str, Any], dict[str, Any]], None]
+
 _live: list[Hooked] = []
 _current: Hooked | None = None  # tracker.run
+_script_inits: dict[int, ScriptInit] = {}  # by id() of a live run; dropped when it leaves _live
 _exit_code: int | None = None
 _installed = False
 _previous_handlers: dict[int, Any] = {}
@@ -95,8 +99,22 @@ def register(run: Hooked, *, make_current: bool, signals: tuple[str, ...]) -> No
     _install(signals)
 
 
+def on_returned(run: Hooked, script_init: ScriptInit) -> None:
+    """While ``run`` is live, an init() that returns it (``reinit="return_previous"``) passes its keywords
+    and config to ``script_init``."""
+    _script_inits[id(run)] = script_init
+
+
+def returned(run: Hooked, keywords: dict[str, Any], config: dict[str, Any]) -> None:
+    """init() returns the live ``run``: what was registered with ``on_returned`` applies its arguments."""
+    script_init = _script_inits.get(id(run))
+    if script_init is not None:
+        script_init(keywords, config)
+
+
 def unregister(run: Hooked) -> None:
     global _current
+    _script_inits.pop(id(run), None)
     if run in _live:
         _live.remove(run)
     if _current is run:
@@ -211,6 +229,7 @@ def _forget_runs_after_fork() -> None:
     MAIN_THREAD = threading.get_ident()  # the forking thread is the child's main thread
     DEFERRAL = Deferral()
     _live.clear()
+    _script_inits.clear()
     _current = None  # the child's init() starts its own run
 
 

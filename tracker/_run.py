@@ -234,10 +234,6 @@ class Run:
         """When this process started the run (seconds since the epoch)."""
         return self._start
 
-    def _attach_streamer(self, streamer: Any, url: str, upload_timeout: float) -> None:
-        self._streamer, self._url, self._upload_timeout = streamer, url, upload_timeout
-        streamer.debug = self._debug
-
     def __repr__(self) -> str:
         return f"<Run {self.path} name={self.name!r} step={self._step}>"
 
@@ -304,16 +300,6 @@ class Run:
         finally:
             if deferral is not None:
                 deferral.leave()
-
-    def _capture_output(self) -> None:
-        """Copy this process's stdout/stderr to the run's output.log until finish()."""
-        self._capture = _output.Capture(os.path.join(self._paths.directory, _output.OUTPUT_FILE))
-
-    def _sample_system_metrics(self, interval: float) -> None:
-        """System metrics to the run's system.jsonl from a background thread, until finish()."""
-        from tracker import _system
-
-        self._sampler = _system.Sampler(self._paths.directory, interval, self._start - self._runtime_offset)
 
     def _store_rich_values(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Media files written (before the row that references them) and large arrays as histograms."""
@@ -425,14 +411,6 @@ class Run:
             shutil.copy2(source, target)
             copied.append(target)
         return copied
-
-    def _save_code(self, program: str | None) -> None:
-        if program and os.path.isfile(program):
-            import shutil
-
-            target = os.path.join(self.dir, "code", os.path.basename(program))
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            shutil.copy2(program, target)
 
     # ------------------------------------------------------------------ artifacts
     def _artifact_store(self, project: str | None = None) -> Any:
@@ -657,3 +635,44 @@ class Run:
     def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> Literal[False]:
         self.finish(exit_code=_process.exit_code_of(exc))
         return False
+
+
+# ------------------------------------------------------------------ what init() does to the Run it opened
+# Kept beside the state they touch, so that tracker/_init.py never reaches into a Run.
+
+
+def start_record(run: Run) -> dict[str, Any]:
+    """run.json's content for a run that is starting."""
+    return run._run_record()
+
+
+def journal_id(run: Run) -> str:
+    """The id naming this run's journal file for the server (offsets are per file)."""
+    return str(run._record["journal_id"])
+
+
+def start_services(run: Run, *, capture_console: bool, system_metrics_interval: float | None) -> None:
+    """Copy stdout/stderr to the run's output.log, and sample system metrics to its system.jsonl from a
+    background thread (None: off); both until finish()."""
+    if capture_console:
+        run._capture = _output.Capture(os.path.join(run._paths.directory, _output.OUTPUT_FILE))
+    if system_metrics_interval is not None:
+        from tracker import _system
+
+        run._sampler = _system.Sampler(run._paths.directory, system_metrics_interval, run._start - run._runtime_offset)
+
+
+def attach_streamer(run: Run, streamer: Any, url: str, upload_timeout: float) -> None:
+    """Online mode: the thread shipping the journal to ``url``; finish() waits up to ``upload_timeout`` for it."""
+    run._streamer, run._url, run._upload_timeout = streamer, url, upload_timeout
+    streamer.debug = run._debug
+
+
+def save_code(run: Run, program: str | None) -> None:
+    """Keep a copy of the program's source with the run (``save_code``)."""
+    if program and os.path.isfile(program):
+        import shutil
+
+        target = os.path.join(run.dir, "code", os.path.basename(program))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(program, target)
