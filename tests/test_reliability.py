@@ -192,15 +192,17 @@ def test_numpy_integer_steps_are_accepted(store):
 BOMB = """
 import os, signal, sys, tracker
 class Bomb:
-    '''A value whose second float() conversion (the summary's, after the row is written) sends SIGTERM.'''
-    calls = 0
+    '''A value whose first float() conversion once its row is in the journal (the summary's) sends SIGTERM.'''
+    fired = False
     def __init__(self, value):
         self.value = value
     def tolist(self):
         return self.value
     def __float__(self):
-        Bomb.calls += 1
-        if Bomb.calls == 2:
+        with open(os.path.join(os.path.dirname(run.dir), "history.jsonl"), "rb") as journal:
+            written = b'"x":7' in journal.read()
+        if written and not Bomb.fired:
+            Bomb.fired = True
             os.kill(os.getpid(), signal.SIGTERM)
         return float(self.value)
 run = tracker.init(project="p", dir=sys.argv[1], id="bomb")

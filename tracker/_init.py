@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from tracker import (
     _autoresume,
+    _background,
     _claim,
     _config,
     _credentials,
@@ -507,11 +508,15 @@ def _add_git_metadata(run: Run, metadata: dict[str, Any]) -> None:
         return
 
     def add_state() -> None:
-        time.sleep(GIT_STATE_DELAY_S)  # not while init() and the first log() calls run (the GIL, the import lock)
         if run.status == "running":
             run.add_metadata({**metadata, "git": {**git, **git_state(git["root"])}})
 
-    threading.Thread(target=add_state, name="tracker-git-metadata", daemon=True).start()
+    def start_lookup() -> None:  # `git status` can take seconds: never on the background thread itself
+        if run.status == "running":
+            threading.Thread(target=add_state, name="tracker-git-metadata", daemon=True).start()
+
+    # not while init() and the first log() calls run (the GIL, the import lock); a shorter run starts no thread
+    _background.call_later(GIT_STATE_DELAY_S, start_lookup)
 
 
 def _disabled_run(resolved: Settings, config: dict[str, Any]) -> Run:

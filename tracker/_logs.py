@@ -1,15 +1,15 @@
 """Structured debug logs (JSON lines): each run's events, and this host's log of opened runs.
 
-Callers only enqueue events (cheap from any thread, even a signal handler); one daemon thread runs them
-through structlog-protocol processors (timestamp, secret redaction in ``tracker._redact``, the
-TRACKER_DEBUG echo), renders them with orjson and appends each with one ``write()`` on an ``O_APPEND``
-descriptor: an event is in the file (the kernel's page cache) as soon as it is written, and concurrent
-writers on one host never tear each other's lines. init() waits for its events before returning
-(``flush``), so a run killed right after still has them. This module is the project's one exception
-to "logs through structlog": it runs structlog's processor protocol (``processors()``) without importing
-structlog, whose import costs 2.5 to 4 times ``import tracker`` (measured in tracker/FORMAT.md). The
-launcher's events come through here too; the server logs through structlog. Nothing here runs on
-``log()``'s path, and ``logging`` is never configured.
+Callers only enqueue events (cheap from any thread, even a signal handler); the process's background
+thread (``tracker._background``) runs them through structlog-protocol processors (timestamp, secret
+redaction in ``tracker._redact``, the TRACKER_DEBUG echo), renders them with orjson and appends each
+with one ``write()`` on an ``O_APPEND`` descriptor: an event is in the file (the kernel's page cache) as
+soon as it is written, and concurrent writers on one host never tear each other's lines. init() waits
+for its events before returning (``flush``), so a run killed right after still has them. This module is
+the project's one exception to "logs through structlog": it runs structlog's processor protocol
+(``processors()``) without importing structlog, whose import costs 2.5 to 4 times ``import tracker``
+(measured in tracker/FORMAT.md). The launcher's events come through here too; the server logs through
+structlog. Nothing here runs on ``log()``'s path, and ``logging`` is never configured.
 
 Event names and fields are documented in ``tracker/FORMAT.md`` ("Debug events").
 """
@@ -18,19 +18,15 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import os
-import queue
-import threading
 import time
 from typing import Any
 
+from tracker import _background
+
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 DEFAULT_LEVEL = "info"
-_queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-_thread: threading.Thread | None = None
-_thread_lock = threading.Lock()
-_CLOSE = "close"
-_FLUSH = "flush"
 # run logs open in this process: the warnings shown to the user are written to each of them
 _open: list[DebugLog] = []
 # events of the run init() is opening, from before its log exists (warnings shown, the server connected to)
@@ -81,9 +77,10 @@ class DebugLog:
         if self._closed:
             self._note_dropped(event)
             return
-        _ensure_thread()
-        item = ("log", self._path, level, event, {**self._context, **fields}, at or time.time(), os.getpid())
-        _queue.put((*item, self._echo))
+        fields = {**self._context, **fields}
+        _background.submit(
+            functools.partial(_write, self._path, level, event, fields, at or time.time(), os.getpid(), self._echo)
+        )
 
     def open_for_run(self) -> None:
         """Make this the log of a live run: warnings shown from now on (and those pending) are written here."""
@@ -112,8 +109,7 @@ class DebugLog:
             self._capture = None
         if self in _open:
             _open.remove(self)
-        _ensure_thread()
-        _queue.put((_CLOSE, self._path))
+        _background.submit(functools.partial(_close_output, self._path))
 
     def _note_dropped(self, event: str) -> None:
         """A debug note in this host's log that a run's late event was not written (a thread outliving finish())."""
@@ -170,29 +166,13 @@ def host_event(root: str, level: str, event: str, **fields: Any) -> None:
 
 def flush(timeout: float = 2.0) -> bool:
     """Wait until everything queued so far is written; False if the writer did not catch up in time."""
-    if _thread is None:
-        return True
-    if not _thread.is_alive():  # the writer died: nothing will be written
-        return False
-    done = threading.Event()
-    _queue.put((_FLUSH, done))
-    return done.wait(timeout)
+    return _background.flush(timeout)
 
 
 def begin_init() -> None:
     """A new init(): drop events pending from before it, and start the writer while init() works."""
     _pending.clear()
-    _ensure_thread()
-
-
-def _ensure_thread() -> None:
-    global _thread
-    if _thread is not None:
-        return
-    with _thread_lock:
-        if _thread is None:
-            _thread = threading.Thread(target=_write_forever, name="tracker-debug-log", daemon=True)
-            _thread.start()
+    _background.start()
 
 
 class _AppendFile:
@@ -249,41 +229,36 @@ def processors() -> tuple[Any, ...]:
     return (_stamp, _redact.processor, _echo)
 
 
-def _write_forever() -> None:
-    pipeline = processors()
-    outputs: dict[str, _AppendFile] = {}
+# the files events go to, by path: opened on their first event and used only by the background thread
+_outputs: dict[str, _AppendFile] = {}
 
-    def write(
-        path: str, level: str, event: str, fields: dict[str, Any], timestamp: float, pid: int, echoed: bool
-    ) -> None:
-        output = outputs.get(path)
-        if output is None:
-            output = outputs[path] = _AppendFile(path)
-        record = {"timestamp": timestamp, "level": level, "event": event, "pid": pid, "_echo": echoed}
-        record.update((key, value) for key, value in fields.items() if key not in _COMMON)
-        try:
-            for processor in pipeline:
-                record = processor(None, level, record)
-            line = _render(record)
-        except (TypeError, ValueError) as error:  # one event that cannot be rendered is written as such
-            fallback = {"event": event, "level": level, "unrenderable": f"{type(error).__name__}: {error}"}
-            line = _render({key: _safe(value) for key, value in fallback.items()})
-        output.write_line(line)
 
-    while True:
-        item = _queue.get()
-        kind = item[0]
-        try:
-            if kind == _FLUSH:
-                item[1].set()
-            elif kind == _CLOSE:
-                output = outputs.pop(item[1], None)
-                if output is not None:
-                    os.close(output.fd)
-            else:
-                write(*item[1:])
-        except Exception:  # a full disk or a vanished file must never stop this thread, nor training
-            continue
+@functools.cache
+def _pipeline() -> tuple[Any, ...]:
+    return processors()
+
+
+def _write(path: str, level: str, event: str, fields: dict[str, Any], timestamp: float, pid: int, echo: bool) -> None:
+    """Render one event and append it to its file (on the background thread)."""
+    output = _outputs.get(path)
+    if output is None:
+        output = _outputs[path] = _AppendFile(path)
+    record = {"timestamp": timestamp, "level": level, "event": event, "pid": pid, "_echo": echo}
+    record.update((key, value) for key, value in fields.items() if key not in _COMMON)
+    try:
+        for processor in _pipeline():
+            record = processor(None, level, record)
+        line = _render(record)
+    except (TypeError, ValueError) as error:  # one event that cannot be rendered is written as such
+        fallback = {"event": event, "level": level, "unrenderable": f"{type(error).__name__}: {error}"}
+        line = _render({key: _safe(value) for key, value in fallback.items()})
+    output.write_line(line)
+
+
+def _close_output(path: str) -> None:
+    output = _outputs.pop(path, None)
+    if output is not None:
+        os.close(output.fd)
 
 
 def _safe(value: object) -> str:
@@ -292,11 +267,11 @@ def _safe(value: object) -> str:
 
 
 def _reset_after_fork() -> None:
-    """A forked child has no writer thread and no runs of its own; start afresh on demand."""
-    global _queue, _thread, _thread_lock
-    _queue = queue.SimpleQueue()
-    _thread = None
-    _thread_lock = threading.Lock()
+    """A forked child has no runs of its own: its copies of the parent's log files are closed."""
+    for output in _outputs.values():
+        with contextlib.suppress(OSError):
+            os.close(output.fd)
+    _outputs.clear()
     _open.clear()
     _pending.clear()
 

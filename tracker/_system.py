@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from tracker import _background
+
 SYSTEM_FILE = "system.jsonl"
 
 
@@ -48,6 +50,7 @@ def _gpu_sampler() -> Any:
 
 # The first sample waits this long (at most one interval): importing psutil and walking the process tree
 # hold the GIL for milliseconds, which would stall the caller's first log() calls right after init().
+# Its thread only starts then (from the process's background thread), so init() starts none for it.
 FIRST_SAMPLE_DELAY_S = 1.0
 
 
@@ -66,12 +69,14 @@ class Sampler:
         self._started = started
         self._stopping = threading.Event()
         self._writing = threading.Lock()
-        self._thread = threading.Thread(target=self._loop, name="tracker-system-metrics", daemon=True)
-        self._thread.start()
+        self._start = _background.call_later(min(interval, FIRST_SAMPLE_DELAY_S), self._start_thread)
+
+    def _start_thread(self) -> None:
+        with self._writing:
+            if not self._stopping.is_set():
+                threading.Thread(target=self._loop, name="tracker-system-metrics", daemon=True).start()
 
     def _loop(self) -> None:
-        if self._stopping.wait(min(self._interval, FIRST_SAMPLE_DELAY_S)):
-            return
         try:
             import psutil
         except ImportError:
@@ -122,6 +127,7 @@ class Sampler:
 
     def stop(self) -> None:
         """No sample is written once this returns (a write in progress is waited for, nothing else)."""
+        self._start.cancel()
         with self._writing:
             self._stopping.set()
 

@@ -1,0 +1,121 @@
+"""The process's one background thread: it writes the debug logs and starts what a run defers.
+
+init() would otherwise start up to three threads per run (the debug-log writer, the git-state lookup,
+the system sampler), and each start makes the caller wait for the new thread to take the GIL. Here the
+first init() of a process starts this thread, once; work is queued to it (``submit``, done in order) or
+timed (``call_later``: the git lookup 0.5 s after init(), the sampler's first sample after 1 s), so a
+run shorter than that starts no thread at all. What runs here must be short: anything slow (``git
+status``, sampling) runs in a thread that the deferred function starts. An exception in queued work is
+dropped: a full disk or a vanished file must never stop this thread, nor training.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+Work = Callable[[], object]
+
+
+class Timer:
+    """A function to run after a delay, unless ``cancel()`` is called first."""
+
+    __slots__ = ("cancelled", "due", "work")
+
+    def __init__(self, due: float, work: Work) -> None:
+        self.due, self.work, self.cancelled = due, work, False
+
+    def cancel(self) -> None:
+        """Do not run it (if it is running right now, it finishes: the work itself checks what it needs)."""
+        self.cancelled = True
+
+
+_queue: queue.SimpleQueue[Work] = queue.SimpleQueue()
+_timers: list[tuple[float, int, Timer]] = []  # a heap, touched only by the background thread
+_order = itertools.count()
+_thread: threading.Thread | None = None
+_thread_lock = threading.Lock()
+
+
+def start() -> None:
+    """Start the thread if it is not running (init() does so first, so it starts while init() works)."""
+    global _thread
+    if _thread is not None:
+        return
+    with _thread_lock:
+        if _thread is None:
+            _thread = threading.Thread(target=_work_forever, name="tracker-background", daemon=True)
+            _thread.start()
+
+
+def submit(work: Work) -> None:
+    """Run ``work`` on the background thread, after everything submitted before it."""
+    start()
+    _queue.put(work)
+
+
+def call_later(delay: float, work: Work) -> Timer:
+    """Run ``work`` on the background thread ``delay`` seconds from now, unless the Timer is cancelled."""
+    timer = Timer(time.monotonic() + delay, work)
+    submit(lambda: heapq.heappush(_timers, (timer.due, next(_order), timer)))
+    return timer
+
+
+def flush(timeout: float = 2.0) -> bool:
+    """Wait until the work submitted so far is done; False if the thread did not catch up in time."""
+    if _thread is None:
+        return True
+    if not _thread.is_alive():  # nothing more will be done
+        return False
+    done = threading.Event()
+    _queue.put(done.set)
+    return done.wait(timeout)
+
+
+def _due_timers() -> float | None:
+    """Run the timers that are due; the seconds until the next one, None when there is none."""
+    while _timers:
+        due, _order_key, timer = _timers[0]
+        if timer.cancelled:
+            heapq.heappop(_timers)
+            continue
+        wait = due - time.monotonic()
+        if wait > 0:
+            return wait
+        heapq.heappop(_timers)
+        _run(timer.work)
+    return None
+
+
+def _run(work: Work) -> None:
+    try:
+        work()
+    except Exception:  # see the module docstring
+        return
+
+
+def _work_forever() -> None:
+    while True:
+        wait = _due_timers()
+        try:
+            work = _queue.get(timeout=wait)
+        except queue.Empty:
+            continue
+        _run(work)
+
+
+def _reset_after_fork() -> None:
+    """A forked child has no background thread; it starts its own on demand, with nothing pending."""
+    global _queue, _thread, _thread_lock
+    _queue = queue.SimpleQueue()
+    _timers.clear()
+    _thread = None
+    _thread_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
