@@ -1,18 +1,22 @@
 """The sweep manifest: which jobs a sweep launched, with their overrides, run ids and last known states.
 
-It is written by the launching process only (one writer), at sweep start and as jobs end, into
+It is written by the launching process, at sweep start and as jobs end, into
 ``<tracker root>/sweeps/<project>/<key>.json`` (one file per group). A sweep launched again gets the
 next attempt's group and file unless it resumes (``launch_group``), so earlier runs stay untouched.
-Run states are re-read from the runs themselves on demand.
+Two launches of one sweep at once (a resumed sweep started twice) both write it: each save merges the
+launch's own jobs and launch record into what is on disk, under the manifest's lock file, so neither
+loses the other's. Run states are re-read from the runs themselves on demand.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -50,6 +54,17 @@ def _problem(data: Any) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def _locked(path: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing): the manifest's saves, one at a time."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def manifests_dir(api: tracker.Api, project: str) -> str:
     return os.path.join(api.root, "sweeps", project)
 
@@ -73,6 +88,8 @@ class SweepManifest:
     def __init__(self, path: str, data: dict[str, Any]) -> None:
         self.path = path
         self.data = data
+        self._own_launches: list[dict[str, Any]] = []  # what this object added: kept by every save's merge
+        self._own_jobs: set[str] = set()
 
     @classmethod
     def path_for(cls, api: tracker.Api, project: str, group: str) -> str:
@@ -92,8 +109,10 @@ class SweepManifest:
             "jobs": {},
         }
         data.update(details)
-        data["launches"].append({"at": time.time(), "argv": list(sys.argv), "host": os.uname().nodename})
+        launch = {"at": time.time(), "argv": list(sys.argv), "host": os.uname().nodename, "pid": os.getpid()}
+        data["launches"].append(launch)
         manifest = cls(path, data)
+        manifest._own_launches.append(launch)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         manifest.save()
         return manifest
@@ -154,6 +173,7 @@ class SweepManifest:
         for job in jobs:
             previous = self.data["jobs"].get(job["run_id"], {})
             self.data["jobs"][job["run_id"]] = {**previous, **job, "state": PENDING}
+            self._own_jobs.add(job["run_id"])
         self.save()
 
     def refresh_states(self, api: tracker.Api, run_ids: Iterable[str] | None = None) -> None:
@@ -165,8 +185,23 @@ class SweepManifest:
             except tracker.Error:
                 state = PENDING
             self.data["jobs"][run_id]["state"] = state
+            self._own_jobs.add(run_id)
         self.save()
 
     def save(self) -> None:
-        self.data["updated_at"] = time.time()
-        write_atomic(self.path, orjson.dumps(self.data, option=orjson.OPT_INDENT_2))
+        """Merge this launch's jobs and launch record into the manifest on disk, then replace it, under the
+        manifest's lock: another launch of the same sweep saving meanwhile keeps what it wrote."""
+        with _locked(self.path + ".lock"):
+            on_disk = self._read(self.path)
+            if on_disk is not None:
+                self.data = self._merged(on_disk)
+            self.data["updated_at"] = time.time()
+            write_atomic(self.path, orjson.dumps(self.data, option=orjson.OPT_INDENT_2))
+
+    def _merged(self, on_disk: dict[str, Any]) -> dict[str, Any]:
+        """What is on disk, with this object's fields, its own jobs (as it last saw them) and its launches."""
+        jobs = {**self.data["jobs"], **on_disk["jobs"]}
+        jobs.update((run_id, self.data["jobs"][run_id]) for run_id in self._own_jobs if run_id in self.data["jobs"])
+        recorded = on_disk.get("launches", [])
+        launches = [*recorded, *(launch for launch in self._own_launches if launch not in recorded)]
+        return {**on_disk, **self.data, "jobs": jobs, "launches": launches}
