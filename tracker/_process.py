@@ -41,6 +41,7 @@ _exit_code: int | None = None
 _installed = False
 _previous_handlers: dict[int, Any] = {}
 MAIN_THREAD = threading.main_thread().ident
+PID = os.getpid()  # this process's id, kept current across fork: log() compares it without a system call
 
 
 class Deferral:
@@ -225,8 +226,9 @@ def exit_code_of(exception: BaseException | None) -> int:
 
 def _forget_runs_after_fork() -> None:
     """A forked child must not finish its parent's runs (their writers let go of their files themselves)."""
-    global MAIN_THREAD, DEFERRAL, _current
+    global MAIN_THREAD, DEFERRAL, PID, _current
     MAIN_THREAD = threading.get_ident()  # the forking thread is the child's main thread
+    PID = os.getpid()
     DEFERRAL = Deferral()
     _live.clear()
     _script_inits.clear()

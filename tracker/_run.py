@@ -253,17 +253,18 @@ class Run:
         """
         if self._finished:
             raise UsageError(f"run {self.id} is finished; log() needs a live run (call tracker.init())")
-        if not isinstance(data, Mapping):
+        if data.__class__ is not dict and not isinstance(data, Mapping):
             raise TypeError(f"log() takes a mapping of metric names to values, not {type(data).__name__}")
         if self._disabled:
             return
-        if self._owner_pid != os.getpid():
+        if self._owner_pid != _process.PID:
             raise UsageError(f"run {self.id} belongs to process {self._owner_pid}; a forked child cannot log to it")
-        for key in data:
-            if not isinstance(key, str):
+        for key in data:  # exact str first: a subclass of str is fine too, but rare
+            if key.__class__ is not str and not isinstance(key, str):
                 raise TypeError(f"log() keys must be str, not {type(key).__name__} ({key!r})")
-            if key in RESERVED_KEYS:
-                raise UsageError(f"log(): {key!r} is reserved; the tracker sets it")
+        if not RESERVED_KEYS.isdisjoint(data):
+            reserved = next(key for key in data if key in RESERVED_KEYS)
+            raise UsageError(f"log(): {reserved!r} is reserved; the tracker sets it")
         if step is not None and step.__class__ is not int:
             step = _checked_step(step)
         for value in data.values():  # a plain loop: scalar-only rows pay one set lookup per value
