@@ -25,7 +25,7 @@ _WHAT = "the resume file"
 def mark_started(root: str, project: str, run_id: str) -> None:
     """Record that this process started (or resumed) ``project/run_id``; the caller holds its lock."""
     path = _layout.resume_marker(root, project, run_id)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _layout.ensure_dir(os.path.dirname(path))
     write_json_atomic(
         path,
         {"run_id": run_id, "project": project, "host": hostname(), "pid": os.getpid(), "at": time.time()},

@@ -50,7 +50,7 @@ class Claim:
 
 def claim(root: str, project: str, run_id: str | None, resume: bool | str | None) -> Claim:
     """Hold the run init() asked for, applying the documented resume rules under its lock."""
-    os.makedirs(_layout.project_dir(root, project), exist_ok=True)
+    _layout.ensure_dir(_layout.project_dir(root, project))
     if resume in (True, "auto"):
         if run_id is None:
             return _auto_candidate(root, project) or _claim_fresh(

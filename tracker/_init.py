@@ -244,7 +244,7 @@ def _private_temp_base(base: str, reason: str) -> str:
 
 
 def _ensure_writable(path: str) -> None:
-    os.makedirs(path, exist_ok=True)
+    _layout.ensure_dir(path)
     if not os.access(path, os.W_OK | os.X_OK):
         raise PermissionError(13, "permission denied", path)
 

@@ -25,6 +25,18 @@ RESUME_FILE = "resume.json"
 RESUME_DIR = "resume"
 
 
+def ensure_dir(path: str) -> None:
+    """``os.makedirs(path, exist_ok=True)``, in one system call when the parent exists (init()'s common case:
+    makedirs looks at the parent first, then at the directory again when it exists)."""
+    try:
+        os.mkdir(path)
+    except FileNotFoundError:
+        os.makedirs(path, exist_ok=True)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+
+
 def store_root(base_dir: str) -> str:
     """The store inside the directory given as ``init(dir=...)``."""
     return os.path.join(base_dir, STORE_DIRNAME)

@@ -160,7 +160,7 @@ def host_event(root: str, level: str, event: str, **fields: Any) -> None:
 
     path = _layout.host_log(root, hostname())
     with contextlib.suppress(OSError):  # the writer drops the event if the store cannot be written
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _layout.ensure_dir(os.path.dirname(path))
     DebugLog(path, level="debug").event(level, event, **fields)
 
 

@@ -57,8 +57,8 @@ class RunWriter:
 
     @classmethod
     def open(cls, paths: _layout.RunPaths, lock: RunLock) -> RunWriter:
-        os.makedirs(paths.files, exist_ok=True)
-        os.makedirs(paths.logs, exist_ok=True)
+        _layout.ensure_dir(paths.files)
+        _layout.ensure_dir(paths.logs)
         return cls(paths, lock)
 
     @property
