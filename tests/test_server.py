@@ -6,6 +6,7 @@ for real. Every check reads back through `tracker.Api(base_url=...)` or the HTTP
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -296,12 +297,18 @@ def test_request_bodies_over_the_limit_get_413(tmp_path):
     try:
         key = small.user("alice")
         big = orjson.dumps({"journal_id": "j", "offset": 0, "end": 1, "records": [{"_step": 0, "x": "y" * 2_000_000}]})
-        request = urllib.request.Request(
-            f"{small.url}/api/runs/alice/p/big/batches", data=big, headers={"Authorization": f"Bearer {key}"}
-        )
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=30)
-        assert refused.value.code == 413 and b"limit" in refused.value.read()
+        # The server answers from the declared length, before reading the body; a client still sending
+        # it then would meet a closed connection (EPIPE), so the body is offered only after the answer.
+        connection = http.client.HTTPConnection("127.0.0.1", small.port, timeout=30)
+        try:
+            connection.putrequest("POST", "/api/runs/alice/p/big/batches")
+            connection.putheader("Authorization", f"Bearer {key}")
+            connection.putheader("Content-Length", str(len(big)))
+            connection.endheaders()
+            answer = connection.getresponse()
+            assert answer.status == 413 and b"limit" in answer.read()
+        finally:
+            connection.close()
     finally:
         small.stop()
 
