@@ -69,7 +69,7 @@ class Sampler:
         self._started = started
         self._stopping = threading.Event()
         self._writing = threading.Lock()
-        self._start = _background.call_later(min(interval, FIRST_SAMPLE_DELAY_S), self._start_thread)
+        self._thread_start = _background.call_later(min(interval, FIRST_SAMPLE_DELAY_S), self._start_thread)
 
     def _start_thread(self) -> None:
         with self._writing:
@@ -127,7 +127,7 @@ class Sampler:
 
     def stop(self) -> None:
         """No sample is written once this returns (a write in progress is waited for, nothing else)."""
-        self._start.cancel()
+        self._thread_start.cancel()
         with self._writing:
             self._stopping.set()
 
