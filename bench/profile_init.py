@@ -31,11 +31,11 @@ CHILD = textwrap.dedent("""
     os.environ["TRACKER_SILENT"] = "true"
     import tracker
 
-    def profiled_run():
-        run = tracker.init(project="profile", dir=tempfile.mkdtemp(), mode="offline", config={"lr": 0.1})
+    def profiled_run(store):
+        run = tracker.init(project="profile", dir=store, mode="offline", config={"lr": 0.1})
         run.finish()
 
-    profiled_run()
+    profiled_run(tempfile.mkdtemp())
 """)
 MARK = "profiled_run"
 
@@ -82,7 +82,10 @@ def profile(runs: int, rate: int, py_spy: str) -> list[str]:
         for index in range(runs):
             output = Path(scratch) / f"raw-{index}.txt"
             command = [py_spy, "record", "--rate", str(rate), "--format", "raw", "--threads", "--output", str(output)]
-            subprocess.run([*command, "--", sys.executable, str(script)], env=env, capture_output=True, check=True)
+            done = subprocess.run([*command, "--", sys.executable, str(script)], env=env, capture_output=True)
+            if done.returncode != 0 or not output.exists():  # py-spy lost the process (it can end first)
+                print(f"run {index}: py-spy failed: {done.stderr.decode(errors='replace').strip()[-200:]}")
+                continue
             lines.extend(output.read_text().splitlines())
     return lines
 

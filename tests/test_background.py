@@ -64,3 +64,16 @@ def test_a_forked_child_starts_its_own_thread_without_the_parents_pending_timers
         release.set()
         os.close(read_end)
         os.waitpid(pid, 0)
+
+
+def test_work_submitted_while_held_waits_until_released_and_flush_releases() -> None:
+    ran = threading.Event()
+    _background.hold()
+    _background.submit(ran.set)
+    assert not ran.is_set()  # held: the thread stops at the hold, whatever its timing
+    _background.release()
+    assert ran.wait(DEADLINE_S)
+    seen: list[str] = []
+    _background.hold()
+    _background.submit(lambda: seen.append("held"))
+    assert _background.flush(DEADLINE_S) and seen == ["held"]  # flush lets a hold go, then waits

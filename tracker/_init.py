@@ -114,6 +114,29 @@ def init(
     arguments = locals()
     keywords = {keyword: arguments[keyword] for keyword in _settings.INIT_KEYWORDS}  # the settings among them
     _logs.begin_init()
+    try:
+        return _initialize(
+            keywords,
+            settings,
+            config,
+            config_include_keys,
+            config_exclude_keys,
+            integration_arguments=(magic, tensorboard, sync_tensorboard, monitor_gym),
+        )
+    finally:
+        _logs.end_init()
+
+
+def _initialize(
+    keywords: dict[str, Any],
+    settings: Settings | dict[str, Any] | None,
+    config: Any,
+    config_include_keys: list[str] | None,
+    config_exclude_keys: list[str] | None,
+    integration_arguments: tuple[Any, Any, Any, Any],
+) -> Run:
+    """init() once its arguments are taken apart (``integration_arguments``: magic, tensorboard,
+    sync_tensorboard, monitor_gym); its debug events are written in one go when it returns."""
     resolved = Settings.resolve(settings, **keywords)
     shell = _kernel_shell()
     if shell is not None:  # the documented notebook defaults; the session (not the kernel) is the code saved
@@ -124,7 +147,7 @@ def init(
         if resolved.reinit is None:
             notebook = notebook.merged(Settings(reinit="finish_previous"))
         resolved = resolved.merged(notebook)
-    integrations = _check_integrations(magic, tensorboard, sync_tensorboard, monitor_gym)
+    integrations = _check_integrations(*integration_arguments)
     config_data = _config.filter_keys(_config.load(config), config_include_keys, config_exclude_keys)
 
     reinit = resolved.reinit  # True and False are wandb's older spellings

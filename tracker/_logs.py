@@ -170,9 +170,15 @@ def flush(timeout: float = 2.0) -> bool:
 
 
 def begin_init() -> None:
-    """A new init(): drop events pending from before it, and start the writer while init() works."""
+    """A new init(): drop events pending from before it, start the writer while init() works and hold it
+    until init() flushes (or ends in an error: ``end_init``), so that its events are written in one go."""
     _pending.clear()
-    _background.start()
+    _background.hold()
+
+
+def end_init() -> None:
+    """init() is over, whichever way: what it queued is written (without waiting for it)."""
+    _background.release()
 
 
 class _AppendFile:
