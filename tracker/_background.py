@@ -41,6 +41,10 @@ class Timer:
         self.cancelled = True
 
 
+# A hold ends by itself after this long: an init() waiting for a run's lock or a slow server must not keep
+# other threads' events (a streamer's, the launcher's) unwritten, nor the timers waiting.
+HOLD_LIMIT_S = 0.5
+
 _queue: queue.SimpleQueue[Work] = queue.SimpleQueue()
 _timers: list[tuple[float, int, Timer]] = []  # a heap, touched only by the background thread
 _order = itertools.count()
@@ -62,10 +66,11 @@ def start() -> None:
 
 
 def hold() -> None:
-    """Until ``release()`` or ``flush()``, work submitted from now on waits, without waking the thread."""
+    """Until ``release()`` or ``flush()`` (at most ``HOLD_LIMIT_S``), work submitted from now on waits,
+    without waking the thread."""
     gate = threading.Event()
     _gates.append(gate)
-    submit(gate.wait)  # the thread stops here; what is queued behind it waits
+    submit(lambda: gate.wait(HOLD_LIMIT_S))  # the thread stops here; what is queued behind it waits
 
 
 def release() -> None:
