@@ -198,6 +198,12 @@ def getenv(variable: str) -> str | None:
     return None if found is None else found[1]
 
 
+def _tracker_variables() -> dict[str, str]:
+    """The TRACKER_* and WANDB_* variables, read in one pass: each miss in ``os.environ.get`` raises and
+    catches a KeyError, and init() looks up some fifty names."""
+    return {name: value for name, value in os.environ.items() if name.startswith(("TRACKER_", "WANDB_"))}
+
+
 def environment_value(environ: Mapping[str, str], variable: str) -> tuple[str, str] | None:
     """``(name, value)`` of a TRACKER_* variable, else of its WANDB_* counterpart; unset or empty is None."""
     names = [variable] if variable in _TRACKER_ONLY else [variable, "WANDB_" + variable.removeprefix("TRACKER_")]
@@ -323,7 +329,7 @@ class Settings:
         defaults < file < environment < setup() < settings= < keywords."""
         layers = {
             "file": from_file(settings_file_path()),
-            "environment": from_environment(os.environ),
+            "environment": from_environment(_tracker_variables()),
             "setup": process_defaults,  # what tracker.setup(settings=) gave
             "settings": coerce(settings),
             "argument": cls.from_init_keywords(keywords),
