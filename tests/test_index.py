@@ -166,16 +166,52 @@ def test_a_damaged_index_is_rebuilt_silently(store, capsys, damage):
         assert connection.execute("SELECT count(*) FROM runs").fetchone() == (2,)
 
 
-def test_undecodable_rows_and_another_schema_version_fall_back_to_the_run_files(store):
+def test_undecodable_stored_files_fall_back_to_the_run_files(store):
     finished_run(store, "a")
     trusted_listing(store)
     with sqlite3.connect(index_file(store)) as connection:
-        connection.execute("UPDATE runs SET record = x'00ff', summary = x'5b31'")  # undecodable JSON
+        connection.execute("UPDATE records SET record = x'00ff', summary = x'5b31'")  # undecodable JSON
     (view,) = tracker.Api(store).runs("p")
     assert (view.name, view.state, view.summary["x"]) == (tracker.Api(store).run("p/a").name, "finished", 1.0)
+
+
+def test_an_index_deleted_after_listing_leaves_the_views_reading_the_run_files(store):
+    finished_run(store, "a", name="first")
+    trusted_listing(store)
+    (view,) = tracker.Api(store).runs("p")
+    index_file(store).unlink()
+    assert (view.name, view.state, view.summary["x"]) == ("first", "finished", 1.0)
+
+
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE runs (name TEXT PRIMARY KEY, ino INTEGER, size INTEGER, mtime_ns INTEGER, state TEXT, created_at TEXT,
+    id TEXT, record BLOB, summary BLOB, problem TEXT) WITHOUT ROWID;
+"""
+
+
+@pytest.mark.parametrize("version", [1, 99])
+def test_an_index_of_another_schema_version_is_rebuilt(store, version):
+    finished_run(store, "a")
+    expected = trusted_listing(store)
+    signature = index_signature(store)
+    index_file(store).unlink()
+    with sqlite3.connect(index_file(store)) as connection:  # the old layout, rows that would list a ghost
+        connection.executescript(V1_SCHEMA)
+        connection.executemany(
+            "INSERT INTO meta VALUES (?, ?)", [("schema", 1), ("signature", signature), ("generation", 7)]
+        )
+        connection.execute(
+            "INSERT INTO runs VALUES ('ghost', 1, 1, 1, 'finished', '2000-01-01T00:00:00Z', 'ghost', ?, NULL, NULL)",
+            (b'{"id": "ghost"}',),
+        )
+        if version != 1:
+            connection.execute(f"PRAGMA user_version = {version}")
+    assert states(store) == expected
     with sqlite3.connect(index_file(store)) as connection:
-        connection.execute("UPDATE meta SET value = 99 WHERE key = 'schema'")
-    assert states(store) == {"a": "finished"}
+        assert connection.execute("PRAGMA user_version").fetchone() == (_index.SCHEMA_VERSION,)
+        assert connection.execute("SELECT name FROM runs").fetchall() == [("a",)]
+    assert trusted_listing(store) == expected
 
 
 def test_a_store_whose_index_cannot_be_written_is_listed_by_scanning(store):
