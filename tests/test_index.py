@@ -243,3 +243,72 @@ def test_a_directory_changed_in_the_same_clock_tick_is_not_trusted(store, monkey
     age(store)
     assert states(store) == {"a": "finished"}
     assert index_signature(store) is None  # the next listing scans again
+
+
+def crashed_run(store: Path, run_id: str, **kwargs: str) -> None:
+    """A run whose process was killed: run.json still says running, so its row is never settled."""
+    arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+    started = f"import os, signal, tracker; tracker.init(project='p', dir={str(store)!r}, id={run_id!r}, {arguments})"
+    run_python(f"{started}; os.kill(os.getpid(), signal.SIGKILL)", check=False)
+
+
+@pytest.fixture
+def filtered_store(store):
+    finished_run(store, "a", group="g1", tags=["x"], job_type="train")
+    crashed_run(store, "b", group="g1", job_type="train")  # between the others: merged in its place
+    finished_run(store, "c", group="g1", tags=["x", "y"], job_type="eval", exit_code=1)
+    finished_run(store, "d", group="g2", job_type="train")
+    return store
+
+
+FILTERS = [
+    ({}, ["a", "b", "c", "d"]),
+    ({"group": "g1"}, ["a", "b", "c"]),
+    ({"tags": "x"}, ["a", "c"]),
+    ({"tags": ["x", "y"]}, ["c"]),
+    ({"tags": ["y", "z"]}, []),
+    ({"job_type": "train"}, ["a", "b", "d"]),
+    ({"state": "crashed"}, ["b"]),
+    ({"state": "running"}, []),
+    ({"state": "failed", "group": "g1"}, ["c"]),
+    ({"state": "finished", "job_type": "train", "group": "g1", "tags": "x"}, ["a"]),
+]
+
+
+@pytest.mark.parametrize("path", ["trusted index", "scan", "no index"])
+def test_filters_keep_the_same_runs_in_order_on_every_path(filtered_store, monkeypatch, path):
+    """The index filters settled runs in SQL; live ones and a store without index are filtered on their views."""
+    if path == "trusted index":
+        trusted_listing(filtered_store)
+    elif path == "scan":
+        monkeypatch.setattr(_index, "RACY_S", 3600 * 24)  # the signature is never trusted: every listing scans
+    else:
+        shutil.rmtree(filtered_store / "tracker-runs" / "cache", ignore_errors=True)
+        (filtered_store / "tracker-runs" / "cache").write_text("no index can be made here")
+    api = tracker.Api(filtered_store)
+    for filters, expected in FILTERS:
+        assert [view.id for view in api.runs("p", **filters)] == expected, filters
+    if path == "trusted index":
+        assert index_signature(filtered_store) is not None  # the listings above came from the index's rows
+
+
+def test_a_listing_reads_the_stored_files_in_one_query_and_only_when_needed(store, monkeypatch):
+    for run_id in ("a", "b", "c"):
+        finished_run(store, run_id, name=f"run-{run_id}", group="g" if run_id == "b" else None)
+    trusted_listing(store)
+    queries: list[int] = []
+    stored_files = _index._Index.stored_files
+
+    def counted(self, prefix, names):
+        queries.append(len(names))
+        return stored_files(self, prefix, names)
+
+    monkeypatch.setattr(_index._Index, "stored_files", counted)
+    views = tracker.Api(store).runs("p")
+    assert [view.id for view in views] == ["a", "b", "c"] and queries == []
+    assert [view.name for view in views] == ["run-a", "run-b", "run-c"]
+    assert [view.summary["x"] for view in views] == [1.0, 1.0, 1.0]
+    assert queries == [3]
+    (view,) = tracker.Api(store).runs("p", group="g")
+    assert view.name == "run-b"
+    assert queries == [3, 1]  # a filtered listing reads the files of the runs it kept, not the project's

@@ -1,5 +1,8 @@
 """A rebuildable SQLite index of each project's runs (run.json + final summary), so a listing is one query.
 
+A listing reads only names, ids and creation times, already filtered and in order; the stored run.json
+and summary of the listed runs are read together, in one more query, when a view first needs one.
+
 The run directories stay the source of truth; the index (``<root>/cache/runs-<project>.sqlite``) is
 written by readers only and trusted as follows:
 
