@@ -292,10 +292,11 @@ def test_filters_keep_the_same_runs_in_order_on_every_path(filtered_store, monke
         assert index_signature(filtered_store) is not None  # the listings above came from the index's rows
 
 
-def test_a_listing_reads_the_stored_files_in_one_query_and_only_when_needed(store, monkeypatch):
-    for run_id in ("a", "b", "c"):
+def test_a_listing_reads_the_stored_files_only_when_needed_a_chunk_at_a_time(store, monkeypatch):
+    for run_id in ("a", "b", "c", "d", "e"):
         finished_run(store, run_id, name=f"run-{run_id}", group="g" if run_id == "b" else None)
     trusted_listing(store)
+    monkeypatch.setattr(_index, "_CHUNK", 2)
     queries: list[int] = []
     stored_files = _index._Index.stored_files
 
@@ -305,10 +306,12 @@ def test_a_listing_reads_the_stored_files_in_one_query_and_only_when_needed(stor
 
     monkeypatch.setattr(_index._Index, "stored_files", counted)
     views = tracker.Api(store).runs("p")
-    assert [view.id for view in views] == ["a", "b", "c"] and queries == []
-    assert [view.name for view in views] == ["run-a", "run-b", "run-c"]
-    assert [view.summary["x"] for view in views] == [1.0, 1.0, 1.0]
-    assert queries == [3]
+    assert [view.id for view in views] == ["a", "b", "c", "d", "e"] and queries == []
+    assert (views[-1].name, views[-1].summary["x"]) == ("run-e", 1.0)
+    assert queries == [1]  # the last chunk: e alone
+    assert [view.name for view in views] == ["run-a", "run-b", "run-c", "run-d", "run-e"]
+    assert [view.summary["x"] for view in views] == [1.0] * 5
+    assert queries == [1, 2, 2]
     (view,) = tracker.Api(store).runs("p", group="g")
     assert view.name == "run-b"
-    assert queries == [3, 1]  # a filtered listing reads the files of the runs it kept, not the project's
+    assert queries == [1, 2, 2, 1]  # a filtered listing reads the files of the runs it kept, not the project's

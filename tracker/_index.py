@@ -1,7 +1,7 @@
 """A rebuildable SQLite index of each project's runs (run.json + final summary), so a listing is one query.
 
 A listing reads only names, ids and creation times, already filtered and in order; the stored run.json
-and summary of the listed runs are read together, in one more query, when a view first needs one.
+and summary of a listed run are read when a view first needs one, with those of its neighbours.
 
 The run directories stay the source of truth; the index (``<root>/cache/runs-<project>.sqlite``) is
 written by readers only and trusted as follows:
@@ -36,6 +36,7 @@ from tracker._lock import is_held
 SCHEMA_VERSION = 2  # PRAGMA user_version of an index of this layout; an index of another version is rebuilt
 RACY_S = 2.0  # how long after a directory change its mtime is not trusted (clock ticks, NFS server time)
 _BUSY_S = 0.2  # how long a reader waits for another reader's write before listing without the index
+_CHUNK = 900  # listed runs whose stored files one query reads (SQLite allows 999 parameters at least)
 
 # The narrow ``runs`` table answers a listing (the ``listing`` index lists settled runs in order without a sort);
 # run.json and summary.json sit in ``records``, read only when a view needs them.
@@ -126,7 +127,8 @@ class Listing:
 
     ``runs`` passed the filters in the index; ``unchecked`` (live runs, or every run when the index could
     not be used) still have to be tested against them. The stored files of the runs the index listed are
-    read in one query, the first time any view needs one.
+    read ``_CHUNK`` runs at a time (in listing order) when a view first needs one: a reader of every run
+    pays a few queries, a reader of the newest few (``tracker runs``) does not pay for the rest.
     """
 
     def __init__(self, directory: str, index: str | None) -> None:
@@ -135,21 +137,31 @@ class Listing:
         self._prefix = directory + os.sep  # the project directory's
         self._index = index
         self._files: dict[str, tuple[bytes | None, bytes | None]] = {}  # run directory: (run.json, summary.json)
-        self._loaded = False
+        self._order: list[Entry] = []  # runs + unchecked, once a view asked for its files
+        self._positions: dict[str, int] = {}  # run directory: place in _order
+        self._chunks_read: set[int] = set()
 
     def files(self, run_directory: str) -> tuple[bytes | None, bytes | None]:
         """(run.json, summary.json) of a listed run, compact; None where the index has none (read the run's files)."""
-        if not self._loaded and run_directory not in self._files:
-            self._loaded = True
-            if self._index is not None:
-                self._load(self._index)
-        return self._files.get(run_directory, (None, None))
+        found = self._files.get(run_directory)
+        if found is None and self._index is not None:
+            self._load(self._index, run_directory)
+            found = self._files.get(run_directory)
+        return found or (None, None)
 
-    def _load(self, path: str) -> None:
+    def _load(self, path: str, run_directory: str) -> None:
+        """Read the stored files of the chunk of runs holding ``run_directory``, unless that was done."""
         import sqlite3
 
+        if not self._order:
+            self._order = [*self.runs, *self.unchecked]
+            self._positions = {entry[0]: place for place, entry in enumerate(self._order)}
+        chunk = self._positions.get(run_directory, -1) // _CHUNK
+        if chunk < 0 or chunk in self._chunks_read:
+            return
+        self._chunks_read.add(chunk)
         cut = len(self._prefix)
-        names = [entry[0][cut:] for entry in (*self.runs, *self.unchecked) if entry[0] not in self._files]
+        names = [entry[0][cut:] for entry in self._order[chunk * _CHUNK : (chunk + 1) * _CHUNK]]
         with contextlib.suppress(sqlite3.Error):  # gone, damaged or rebuilt meanwhile: the views read the run files
             index = _Index(path)
             try:
@@ -342,8 +354,8 @@ class _Index:
             if execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                 return []
             return execute(
-                "SELECT ? || name, record, summary FROM records WHERE name IN (SELECT value FROM json_each(?))",
-                (prefix, encode_json("run names", names, pretty=False).decode()),
+                f"SELECT ? || name, record, summary FROM records WHERE name IN ({', '.join('?' * len(names))})",
+                (prefix, *names),
             ).fetchall()
         finally:
             execute("COMMIT")
