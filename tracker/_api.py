@@ -385,7 +385,7 @@ class Api:
         filters = Filters(group, job_type, state, frozenset([tags] if isinstance(tags, str) else tags or ()))
         projects = self.projects() if project is None else [_validate.identifier("project", project)]
         report = ScanReport()
-        result = []
+        result: list[RunView] = []
         for name in projects:
             listing = project_listing(self.root, name, report, filters, progress)
             views = RunView._listed(listing, listing.runs)

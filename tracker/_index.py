@@ -433,13 +433,16 @@ def project_listing(
     listing.runs = settled
     listing.unchecked = _listed(prefix, rows, report, listing)
     if progress is not None:
-        progress(len(rows), len(rows))
+        listed = len(listing.runs) + len(rows)
+        progress(listed, listed)
     return listing
 
 
-def _check_changing(directory: str, rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[Row], list[str]]:
+def _check_changing(directory: str, rows: list[tuple[Any, ...]]) -> tuple[list[Row], list[Row], list[str]]:
     """The stored rows, read again: (rows, rows changed, names gone)."""
-    current, upserts, deletes = [], [], []
+    current: list[Row] = []
+    upserts: list[Row] = []
+    deletes: list[str] = []
     for row in rows:
         old = Row(*row)
         fresh = _read(os.path.join(directory, old.name), old.name, old)
@@ -454,14 +457,14 @@ def _check_changing(directory: str, rows: list[tuple[Any, ...]]) -> tuple[list[t
 
 def _scan(
     directory: str, stored: list[tuple[Any, ...]], progress: Callable[[int, int], None] | None
-) -> tuple[list[tuple[Any, ...]], list[Row], list[str]]:
+) -> tuple[list[Row], list[Row], list[str]]:
     """Every run directory's row, stored rows reused while their run.json is unchanged."""
     previous = {row[_NAME]: row for row in stored}
     try:
         entries = [entry for entry in os.scandir(directory) if entry.is_dir(follow_symlinks=False)]
     except FileNotFoundError:
         entries = []
-    rows: list[tuple[Any, ...]] = []
+    rows: list[Row] = []
     upserts = []
     for done, entry in enumerate(entries, 1):
         if progress is not None and done % 500 == 0:
@@ -477,11 +480,11 @@ def _scan(
     return rows, upserts, list(previous)
 
 
-def _listed(prefix: str, rows: list[tuple[Any, ...]], report: ScanReport, listing: Listing) -> list[Entry]:
+def _listed(prefix: str, rows: list[Row], report: ScanReport, listing: Listing) -> list[Entry]:
     """The sound runs among ``rows`` in order, their files as read now kept in ``listing``; damaged ones and
     directories where no run started go to ``report``."""
     listed: list[Entry] = []
-    for row in map(Row._make, rows):
+    for row in rows:
         run_directory = prefix + row.name
         if row.problem is not None:
             report.damaged.append(f"{run_directory}: {row.problem}")
