@@ -100,7 +100,8 @@ class Filters(NamedTuple):
     tags: frozenset[str] = frozenset()
 
     def sql(self) -> tuple[str, list[str]]:
-        """``AND ...`` conditions over ``runs`` with their parameters."""
+        """``AND ...`` conditions over ``runs`` with their parameters (tags through SQLite's json_each: where
+        SQLite lacks it, the query fails like a locked index and the listing scans)."""
         clauses, parameters = [], []
         for column, value in (("run_group", self.group), ("job_type", self.job_type), ("state", self.state)):
             if value is not None:
