@@ -292,26 +292,31 @@ def test_filters_keep_the_same_runs_in_order_on_every_path(filtered_store, monke
         assert index_signature(filtered_store) is not None  # the listings above came from the index's rows
 
 
-def test_a_listing_reads_the_stored_files_only_when_needed_a_chunk_at_a_time(store, monkeypatch):
+def test_a_listing_reads_the_stored_files_once_and_only_when_needed(store, monkeypatch):
     for run_id in ("a", "b", "c", "d", "e"):
         finished_run(store, run_id, name=f"run-{run_id}", group="g" if run_id == "b" else None)
     trusted_listing(store)
-    monkeypatch.setattr(_index, "_CHUNK", 2)
-    queries: list[int] = []
+    monkeypatch.setattr(_index, "_CHUNK", 2)  # names per query: the load still reads every run, in one snapshot
+    loads: list[list[str]] = []
     stored_files = _index._Index.stored_files
 
     def counted(self, prefix, names):
-        queries.append(len(names))
+        loads.append(names)
         return stored_files(self, prefix, names)
 
     monkeypatch.setattr(_index._Index, "stored_files", counted)
+    run_files: list[str] = []  # run.json files read because the index had no answer
+    read_json_object = tracker._api.read_json_object
+    monkeypatch.setattr(
+        tracker._api, "read_json_object", lambda path, what: run_files.append(path) or read_json_object(path, what)
+    )
     views = tracker.Api(store).runs("p")
-    assert [view.id for view in views] == ["a", "b", "c", "d", "e"] and queries == []
-    assert (views[-1].name, views[-1].summary["x"]) == ("run-e", 1.0)
-    assert queries == [1]  # the last chunk: e alone
+    assert [view.id for view in views] == ["a", "b", "c", "d", "e"] and loads == []
+    assert (views[-1].summary["x"], views[-1].name) == (1.0, "run-e")
+    assert loads == [["a", "b", "c", "d", "e"]]
     assert [view.name for view in views] == ["run-a", "run-b", "run-c", "run-d", "run-e"]
     assert [view.summary["x"] for view in views] == [1.0] * 5
-    assert queries == [1, 2, 2]
+    assert len(loads) == 1 and run_files == []
     (view,) = tracker.Api(store).runs("p", group="g")
     assert view.name == "run-b"
-    assert queries == [1, 2, 2, 1]  # a filtered listing reads the files of the runs it kept, not the project's
+    assert loads[1:] == [["b"]]  # a filtered listing reads the files of the runs it kept, not the project's

@@ -70,7 +70,9 @@ class RunView:
     warning naming the run, never raised: one bad file must not hide the rest of a store.
     """
 
-    _listing: Listing  # where views made by ``_listed`` find their run.json and summary
+    _listing: Listing  # where views made by ``_listed`` find their run.json and summary (see __getattr__)
+    _record: dict[str, Any]  # run.json
+    _summary: dict[str, Any] | bytes | None  # the final summary, compact JSON until decoded; None: not stored
     id: str  # both checked in run.json (run_record_problem) before a view is made
     created_at: str
     _state: str | None = None
@@ -96,9 +98,8 @@ class RunView:
             views.append(view)
         return views
 
-    @functools.cached_property
-    def _record(self) -> dict[str, Any]:
-        """run.json as the run index holds it (only views made by ``_listed`` get here)."""
+    def _stored_record(self) -> dict[str, Any]:
+        """run.json as the run index holds it, else as the run's own file holds it (for views made by ``_listed``)."""
         stored = self._listing.files(self.directory)[0]
         try:
             record = None if stored is None else decode_json(stored, "run.json in the run index")
@@ -108,11 +109,6 @@ class RunView:
             with contextlib.suppress(Error):
                 record = read_json_object(self._paths.run, "run.json")
         return record if isinstance(record, dict) else {"id": self.id, "created_at": self.created_at}
-
-    @functools.cached_property
-    def _summary(self) -> dict[str, Any] | bytes | None:
-        """summary.json as the run index holds it, None if it has none (only views made by ``_listed`` get here)."""
-        return self._listing.files(self.directory)[1]
 
     @functools.cached_property
     def _paths(self) -> _layout.RunPaths:
@@ -130,6 +126,13 @@ class RunView:
         return cls(directory, record)
 
     def __getattr__(self, name: str) -> Any:
+        # reached only for attributes not set yet: a listed view reads its run.json and summary on first use
+        if name == "_record":
+            self._record = self._stored_record()
+            return self._record
+        if name == "_summary":
+            self._summary = self._listing.files(self.directory)[1]
+            return self._summary
         if name in ("name", "project", "entity", "group", "job_type", "notes"):
             return self._record.get(name)
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """A rebuildable SQLite index of each project's runs (run.json + final summary), so a listing is one query.
 
 A listing reads only names, ids and creation times, already filtered and in order; the stored run.json
-and summary of a listed run are read when a view first needs one, with those of its neighbours.
+and summary of the listed runs are read together when a view first needs one.
 
 The run directories stay the source of truth; the index (``<root>/cache/runs-<project>.sqlite``) is
 written by readers only and trusted as follows:
@@ -36,7 +36,7 @@ from tracker._lock import is_held
 SCHEMA_VERSION = 2  # PRAGMA user_version of an index of this layout; an index of another version is rebuilt
 RACY_S = 2.0  # how long after a directory change its mtime is not trusted (clock ticks, NFS server time)
 _BUSY_S = 0.2  # how long a reader waits for another reader's write before listing without the index
-_CHUNK = 900  # listed runs whose stored files one query reads (SQLite allows 999 parameters at least)
+_CHUNK = 900  # run names per query (SQLite allows 999 parameters at least)
 
 # The narrow ``runs`` table answers a listing (the ``listing`` index lists settled runs in order without a sort);
 # run.json and summary.json sit in ``records``, read only when a view needs them.
@@ -127,42 +127,31 @@ class Listing:
     """The sound runs of one project in listing order, with their run.json and summary.json on demand.
 
     ``runs`` passed the filters in the index; ``unchecked`` (live runs, or every run when the index could
-    not be used) still have to be tested against them. The stored files of the runs the index listed are
-    read ``_CHUNK`` runs at a time (in listing order) when a view first needs one: a reader of every run
-    pays a few queries, a reader of the newest few (``tracker runs``) does not pay for the rest.
+    not be used) still have to be tested against them. The stored files of all the runs the index listed
+    are read together, the first time a view needs one: a listing that only looks at ids reads none.
     """
 
     def __init__(self, directory: str, index: str | None) -> None:
         self.runs: list[Entry] = []
         self.unchecked: list[Entry] = []
         self._prefix = directory + os.sep  # the project directory's
-        self._index = index
+        self._index = index  # None once read (or when there is none)
         self._files: dict[str, tuple[bytes | None, bytes | None]] = {}  # run directory: (run.json, summary.json)
-        self._order: list[Entry] = []  # runs + unchecked, once a view asked for its files
-        self._positions: dict[str, int] = {}  # run directory: place in _order
-        self._chunks_read: set[int] = set()
 
     def files(self, run_directory: str) -> tuple[bytes | None, bytes | None]:
         """(run.json, summary.json) of a listed run, compact; None where the index has none (read the run's files)."""
         found = self._files.get(run_directory)
         if found is None and self._index is not None:
-            self._load(self._index, run_directory)
+            self._load(self._index)
             found = self._files.get(run_directory)
         return found or (None, None)
 
-    def _load(self, path: str, run_directory: str) -> None:
-        """Read the stored files of the chunk of runs holding ``run_directory``, unless that was done."""
+    def _load(self, path: str) -> None:
         import sqlite3
 
-        if not self._order:
-            self._order = [*self.runs, *self.unchecked]
-            self._positions = {entry[0]: place for place, entry in enumerate(self._order)}
-        chunk = self._positions.get(run_directory, -1) // _CHUNK
-        if chunk < 0 or chunk in self._chunks_read:
-            return
-        self._chunks_read.add(chunk)
+        self._index = None
         cut = len(self._prefix)
-        names = [entry[0][cut:] for entry in self._order[chunk * _CHUNK : (chunk + 1) * _CHUNK]]
+        names = [entry[0][cut:] for entry in (*self.runs, *self.unchecked) if entry[0] not in self._files]
         with contextlib.suppress(sqlite3.Error):  # gone, damaged or rebuilt meanwhile: the views read the run files
             index = _Index(path)
             try:
@@ -348,16 +337,21 @@ class _Index:
         return settled
 
     def stored_files(self, prefix: str, names: list[str]) -> list[tuple[str, bytes | None, bytes | None]]:
-        """(run directory, run.json, summary.json) of these runs; none from an index of another version."""
+        """(run directory, run.json, summary.json) of these runs, as one snapshot; none from an index of another
+        version."""
         execute = self.connection.execute
         execute("BEGIN")
         try:
             if execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                 return []
-            return execute(
-                f"SELECT ? || name, record, summary FROM records WHERE name IN ({', '.join('?' * len(names))})",
-                (prefix, *names),
-            ).fetchall()
+            found = []
+            for start in range(0, len(names), _CHUNK):
+                chunk = names[start : start + _CHUNK]
+                found += execute(
+                    f"SELECT ? || name, record, summary FROM records WHERE name IN ({', '.join('?' * len(chunk))})",
+                    (prefix, *chunk),
+                ).fetchall()
+            return found
         finally:
             execute("COMMIT")
 
