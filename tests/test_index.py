@@ -296,13 +296,13 @@ def test_a_listing_reads_the_stored_files_once_and_only_when_needed(store, monke
     for run_id in ("a", "b", "c", "d", "e"):
         finished_run(store, run_id, name=f"run-{run_id}", group="g" if run_id == "b" else None)
     trusted_listing(store)
-    monkeypatch.setattr(_index, "_CHUNK", 2)  # names per query: the load still reads every run, in one snapshot
+    monkeypatch.setattr(_index, "_MAX_NAMES", 2)  # more names than that: the load reads the whole table
     loads: list[list[str]] = []
     stored_files = _index._Index.stored_files
 
-    def counted(self, prefix, names):
+    def counted(self, names):
         loads.append(names)
-        return stored_files(self, prefix, names)
+        return stored_files(self, names)
 
     monkeypatch.setattr(_index._Index, "stored_files", counted)
     run_files: list[str] = []  # run.json files read because the index had no answer
@@ -320,3 +320,4 @@ def test_a_listing_reads_the_stored_files_once_and_only_when_needed(store, monke
     (view,) = tracker.Api(store).runs("p", group="g")
     assert view.name == "run-b"
     assert loads[1:] == [["b"]]  # a filtered listing reads the files of the runs it kept, not the project's
+    assert run_files == []

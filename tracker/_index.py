@@ -36,7 +36,8 @@ from tracker._lock import is_held
 SCHEMA_VERSION = 2  # PRAGMA user_version of an index of this layout; an index of another version is rebuilt
 RACY_S = 2.0  # how long after a directory change its mtime is not trusted (clock ticks, NFS server time)
 _BUSY_S = 0.2  # how long a reader waits for another reader's write before listing without the index
-_CHUNK = 900  # run names per query (SQLite allows 999 parameters at least)
+_MAX_NAMES = 900  # runs whose stored files are looked up by name; more read the whole table (SQLite allows 999
+# parameters at least)
 
 # The narrow ``runs`` table answers a listing (the ``listing`` index lists settled runs in order without a sort);
 # run.json and summary.json sit in ``records``, read only when a view needs them.
@@ -151,12 +152,13 @@ class Listing:
 
         self._index = None
         cut = len(self._prefix)
-        names = [entry[0][cut:] for entry in (*self.runs, *self.unchecked) if entry[0] not in self._files]
+        wanted = {entry[0][cut:]: entry[0] for entry in (*self.runs, *self.unchecked) if entry[0] not in self._files}
         with contextlib.suppress(sqlite3.Error):  # gone, damaged or rebuilt meanwhile: the views read the run files
             index = _Index(path)
             try:
-                for directory, record, summary in index.stored_files(self._prefix, names):
-                    self._files.setdefault(directory, (record, summary))
+                for name, record, summary in index.stored_files(list(wanted)):
+                    if name in wanted:
+                        self._files[wanted[name]] = (record, summary)
             finally:
                 index.close()
 
@@ -336,22 +338,19 @@ class _Index:
             raise
         return settled
 
-    def stored_files(self, prefix: str, names: list[str]) -> list[tuple[str, bytes | None, bytes | None]]:
-        """(run directory, run.json, summary.json) of these runs, as one snapshot; none from an index of another
-        version."""
+    def stored_files(self, names: list[str]) -> list[tuple[str, bytes | None, bytes | None]]:
+        """(name, run.json, summary.json) of these runs, and of others when that is cheaper (many names); none
+        from an index of another version."""
         execute = self.connection.execute
         execute("BEGIN")
         try:
             if execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                 return []
-            found = []
-            for start in range(0, len(names), _CHUNK):
-                chunk = names[start : start + _CHUNK]
-                found += execute(
-                    f"SELECT ? || name, record, summary FROM records WHERE name IN ({', '.join('?' * len(chunk))})",
-                    (prefix, *chunk),
-                ).fetchall()
-            return found
+            if len(names) > _MAX_NAMES:  # a scan beats that many lookups, and SQLite limits the parameters
+                return execute("SELECT name, record, summary FROM records").fetchall()
+            return execute(
+                f"SELECT name, record, summary FROM records WHERE name IN ({', '.join('?' * len(names))})", names
+            ).fetchall()
         finally:
             execute("COMMIT")
 
