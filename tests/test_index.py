@@ -166,16 +166,52 @@ def test_a_damaged_index_is_rebuilt_silently(store, capsys, damage):
         assert connection.execute("SELECT count(*) FROM runs").fetchone() == (2,)
 
 
-def test_undecodable_rows_and_another_schema_version_fall_back_to_the_run_files(store):
+def test_undecodable_stored_files_fall_back_to_the_run_files(store):
     finished_run(store, "a")
     trusted_listing(store)
     with sqlite3.connect(index_file(store)) as connection:
-        connection.execute("UPDATE runs SET record = x'00ff', summary = x'5b31'")  # undecodable JSON
+        connection.execute("UPDATE records SET record = x'00ff', summary = x'5b31'")  # undecodable JSON
     (view,) = tracker.Api(store).runs("p")
     assert (view.name, view.state, view.summary["x"]) == (tracker.Api(store).run("p/a").name, "finished", 1.0)
+
+
+def test_an_index_deleted_after_listing_leaves_the_views_reading_the_run_files(store):
+    finished_run(store, "a", name="first")
+    trusted_listing(store)
+    (view,) = tracker.Api(store).runs("p")
+    index_file(store).unlink()
+    assert (view.name, view.state, view.summary["x"]) == ("first", "finished", 1.0)
+
+
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE runs (name TEXT PRIMARY KEY, ino INTEGER, size INTEGER, mtime_ns INTEGER, state TEXT, created_at TEXT,
+    id TEXT, record BLOB, summary BLOB, problem TEXT) WITHOUT ROWID;
+"""
+
+
+@pytest.mark.parametrize("version", [1, 99])
+def test_an_index_of_another_schema_version_is_rebuilt(store, version):
+    finished_run(store, "a")
+    expected = trusted_listing(store)
+    signature = index_signature(store)
+    index_file(store).unlink()
+    with sqlite3.connect(index_file(store)) as connection:  # the old layout, rows that would list a ghost
+        connection.executescript(V1_SCHEMA)
+        connection.executemany(
+            "INSERT INTO meta VALUES (?, ?)", [("schema", 1), ("signature", signature), ("generation", 7)]
+        )
+        connection.execute(
+            "INSERT INTO runs VALUES ('ghost', 1, 1, 1, 'finished', '2000-01-01T00:00:00Z', 'ghost', ?, NULL, NULL)",
+            (b'{"id": "ghost"}',),
+        )
+        if version != 1:
+            connection.execute(f"PRAGMA user_version = {version}")
+    assert states(store) == expected
     with sqlite3.connect(index_file(store)) as connection:
-        connection.execute("UPDATE meta SET value = 99 WHERE key = 'schema'")
-    assert states(store) == {"a": "finished"}
+        assert connection.execute("PRAGMA user_version").fetchone() == (_index.SCHEMA_VERSION,)
+        assert connection.execute("SELECT name FROM runs").fetchall() == [("a",)]
+    assert trusted_listing(store) == expected
 
 
 def test_a_store_whose_index_cannot_be_written_is_listed_by_scanning(store):
@@ -207,3 +243,81 @@ def test_a_directory_changed_in_the_same_clock_tick_is_not_trusted(store, monkey
     age(store)
     assert states(store) == {"a": "finished"}
     assert index_signature(store) is None  # the next listing scans again
+
+
+def crashed_run(store: Path, run_id: str, **kwargs: str) -> None:
+    """A run whose process was killed: run.json still says running, so its row is never settled."""
+    arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+    started = f"import os, signal, tracker; tracker.init(project='p', dir={str(store)!r}, id={run_id!r}, {arguments})"
+    run_python(f"{started}; os.kill(os.getpid(), signal.SIGKILL)", check=False)
+
+
+@pytest.fixture
+def filtered_store(store):
+    finished_run(store, "a", group="g1", tags=["x"], job_type="train")
+    crashed_run(store, "b", group="g1", job_type="train")  # between the others: merged in its place
+    finished_run(store, "c", group="g1", tags=["x", "y"], job_type="eval", exit_code=1)
+    finished_run(store, "d", group="g2", job_type="train")
+    return store
+
+
+FILTERS = [
+    ({}, ["a", "b", "c", "d"]),
+    ({"group": "g1"}, ["a", "b", "c"]),
+    ({"tags": "x"}, ["a", "c"]),
+    ({"tags": ["x", "y"]}, ["c"]),
+    ({"tags": ["y", "z"]}, []),
+    ({"job_type": "train"}, ["a", "b", "d"]),
+    ({"state": "crashed"}, ["b"]),
+    ({"state": "running"}, []),
+    ({"state": "failed", "group": "g1"}, ["c"]),
+    ({"state": "finished", "job_type": "train", "group": "g1", "tags": "x"}, ["a"]),
+]
+
+
+@pytest.mark.parametrize("path", ["trusted index", "scan", "no index"])
+def test_filters_keep_the_same_runs_in_order_on_every_path(filtered_store, monkeypatch, path):
+    """The index filters settled runs in SQL; live ones and a store without index are filtered on their views."""
+    if path == "trusted index":
+        trusted_listing(filtered_store)
+    elif path == "scan":
+        monkeypatch.setattr(_index, "RACY_S", 3600 * 24)  # the signature is never trusted: every listing scans
+    else:
+        shutil.rmtree(filtered_store / "tracker-runs" / "cache", ignore_errors=True)
+        (filtered_store / "tracker-runs" / "cache").write_text("no index can be made here")
+    api = tracker.Api(filtered_store)
+    for filters, expected in FILTERS:
+        assert [view.id for view in api.runs("p", **filters)] == expected, filters
+    if path == "trusted index":
+        assert index_signature(filtered_store) is not None  # the listings above came from the index's rows
+
+
+def test_a_listing_reads_the_stored_files_once_and_only_when_needed(store, monkeypatch):
+    for run_id in ("a", "b", "c", "d", "e"):
+        finished_run(store, run_id, name=f"run-{run_id}", group="g" if run_id == "b" else None)
+    trusted_listing(store)
+    monkeypatch.setattr(_index, "_MAX_NAMES", 2)  # more names than that: the load reads the whole table
+    loads: list[list[str]] = []
+    stored_files = _index._Index.stored_files
+
+    def counted(self, names):
+        loads.append(names)
+        return stored_files(self, names)
+
+    monkeypatch.setattr(_index._Index, "stored_files", counted)
+    run_files: list[str] = []  # run.json files read because the index had no answer
+    read_json_object = tracker._api.read_json_object
+    monkeypatch.setattr(
+        tracker._api, "read_json_object", lambda path, what: run_files.append(path) or read_json_object(path, what)
+    )
+    views = tracker.Api(store).runs("p")
+    assert [view.id for view in views] == ["a", "b", "c", "d", "e"] and loads == []
+    assert (views[-1].summary["x"], views[-1].name) == (1.0, "run-e")
+    assert loads == [["a", "b", "c", "d", "e"]]
+    assert [view.name for view in views] == ["run-a", "run-b", "run-c", "run-d", "run-e"]
+    assert [view.summary["x"] for view in views] == [1.0] * 5
+    assert len(loads) == 1 and run_files == []
+    (view,) = tracker.Api(store).runs("p", group="g")
+    assert view.name == "run-b"
+    assert loads[1:] == [["b"]]  # a filtered listing reads the files of the runs it kept, not the project's
+    assert run_files == []

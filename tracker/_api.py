@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import heapq
+import operator
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from tracker import _layout, _validate, console
 from tracker._errors import Error, UsageError
-from tracker._index import Listed, ScanReport, project_records, unsupported_format
+from tracker._index import Entry, Filters, Listing, ScanReport, project_listing, unsupported_format
 from tracker._journal import (
     EVENT,
     FINAL_STATES,
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from tracker._run import Run
 
 STATES = ("running", "finished", "failed", "crashed", "preempted")
+_order = operator.attrgetter("created_at", "id")  # listing order
 
 
 def merge_rows(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -67,9 +70,13 @@ class RunView:
     warning naming the run, never raised: one bad file must not hide the rest of a store.
     """
 
-    _raw_record: bytes  # run.json from the run index, for views made by ``_listed``
+    _listing: Listing  # where views made by ``_listed`` find their run.json and summary (see __getattr__)
+    _record: dict[str, Any]  # run.json
+    _summary: dict[str, Any] | bytes | None  # the final summary, compact JSON until decoded; None: not stored
     id: str  # both checked in run.json (run_record_problem) before a view is made
     created_at: str
+    _state: str | None = None
+    _warned: frozenset[str] = frozenset()
 
     def __init__(self, directory: str, record: dict[str, Any], summary: dict[str, Any] | None = None) -> None:
         problem = unsupported_format(record)
@@ -78,26 +85,27 @@ class RunView:
         self.directory = directory  # the run's directory in the store
         self._record = record
         self.id, self.created_at = record["id"], record["created_at"]
-        self._state: str | None = None
-        self._summary: dict[str, Any] | bytes | None = summary
-        self._warned: set[str] = set()
+        self._summary = summary
 
     @classmethod
-    def _listed(cls, listed: Listed) -> RunView:
-        """A view of an indexed run whose run.json and summary are decoded only when first read."""
-        view = cls.__new__(cls)
-        view.directory, view.id, view.created_at, view._raw_record, view._summary = listed
-        view._state, view._warned = None, set()
-        return view
+    def _listed(cls, listing: Listing, entries: list[Entry]) -> list[RunView]:
+        """Views of listed runs whose run.json and summary are read and decoded only when first needed."""
+        new = cls.__new__
+        views = []
+        for directory, run_id, created_at in entries:
+            view = new(cls)
+            view.directory, view.id, view.created_at, view._listing = directory, run_id, created_at, listing
+            views.append(view)
+        return views
 
-    @functools.cached_property
-    def _record(self) -> dict[str, Any]:
-        """run.json as the index holds it (only views made by ``_listed`` get here)."""
+    def _stored_record(self) -> dict[str, Any]:
+        """run.json as the run index holds it, else as the run's own file holds it (for views made by ``_listed``)."""
+        stored = self._listing.files(self.directory)[0]
         try:
-            record = decode_json(self._raw_record, "run.json in the run index")
+            record = None if stored is None else decode_json(stored, "run.json in the run index")
         except DamagedFile:
             record = None
-        if not isinstance(record, dict):  # a damaged index: the run's own file
+        if not isinstance(record, dict):  # not in the index, or damaged there: the run's own file
             with contextlib.suppress(Error):
                 record = read_json_object(self._paths.run, "run.json")
         return record if isinstance(record, dict) else {"id": self.id, "created_at": self.created_at}
@@ -118,13 +126,20 @@ class RunView:
         return cls(directory, record)
 
     def __getattr__(self, name: str) -> Any:
+        # reached only for attributes not set yet: a listed view reads its run.json and summary on first use
+        if name == "_record":
+            self._record = self._stored_record()
+            return self._record
+        if name == "_summary":
+            self._summary = self._listing.files(self.directory)[1]
+            return self._summary
         if name in ("name", "project", "entity", "group", "job_type", "notes"):
             return self._record.get(name)
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     def _warn(self, problem: str) -> None:
         if problem not in self._warned:
-            self._warned.add(problem)
+            self._warned |= {problem}
             console.warn(f"run {self.project}/{self.id}: {problem}")
 
     @property
@@ -370,31 +385,20 @@ class Api:
         """
         if state is not None and state not in STATES:
             raise UsageError(f"state={state!r} is not a run state; choose one of {', '.join(STATES)}")
-        wanted_tags = set([tags] if isinstance(tags, str) else tags or ())
+        filters = Filters(group, job_type, state, frozenset([tags] if isinstance(tags, str) else tags or ()))
         projects = self.projects() if project is None else [_validate.identifier("project", project)]
         report = ScanReport()
-        result = []
-        filtered = group is not None or wanted_tags or state is not None or job_type is not None
+        result: list[RunView] = []
         for name in projects:
-            views = [RunView._listed(listed) for listed in project_records(self.root, name, report, progress)]
-            result.extend(
-                [view for view in views if self._keep(view, group, wanted_tags, state, job_type)] if filtered else views
-            )
+            listing = project_listing(self.root, name, report, filters, progress)
+            views = RunView._listed(listing, listing.runs)
+            checked = [view for view in RunView._listed(listing, listing.unchecked) if filters.keeps(view)]
+            result.extend(heapq.merge(views, checked, key=_order) if checked else views)
         for warning in report.warnings():
             console.warn(warning)
         if len(projects) > 1:
-            result.sort(key=lambda view: (view.created_at, view.id))
+            result.sort(key=_order)
         return result
-
-    @staticmethod
-    def _keep(view: RunView, group: str | None, tags: set[str], state: str | None, job_type: str | None) -> bool:
-        if group is not None and view.group != group:
-            return False
-        if job_type is not None and view.job_type != job_type:
-            return False
-        if tags and not tags <= set(view.tags):
-            return False
-        return state is None or view.state == state
 
     def run(self, path: str) -> RunView:
         """One run by ``project/id`` or ``entity/project/id``."""

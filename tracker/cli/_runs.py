@@ -46,11 +46,14 @@ def config_keys(runs: list[RunView]) -> set[str]:
     return {key for run in runs for key in flatten(run.config)}
 
 
-def check_names(option: str, names: list[str], what: str, known: set[str]) -> None:
-    """Names that no listed run has are errors (a typo would otherwise show an empty column)."""
+def check_names(
+    option: str, names: list[str], what: str, runs: list[RunView], keys_of: Callable[[RunView], dict[str, Any]]
+) -> None:
+    """Names that no listed run has are errors (a typo would otherwise show an empty column); the runs are
+    read only until each name is found."""
     for name in names:
-        if name not in known:
-            raise unknown(option, name, what, known)
+        if not any(name in keys_of(run) for run in runs):
+            raise unknown(option, name, what, {key for run in runs for key in keys_of(run)})
 
 
 def sort_key(spec: str, runs: list[RunView]) -> tuple[Callable[[RunView], Any], bool]:
@@ -156,10 +159,9 @@ def runs(
         found = api(ctx).runs(
             project, group=group, tags=list(tags) or None, state=state, job_type=job_type, progress=progress
         )
-    if found and wanted_metrics:
-        check_names("--metric", wanted_metrics, "summary metric", summary_keys(found))
-    if found and wanted_configs:
-        check_names("--config", wanted_configs, "config key", config_keys(found))
+    if found:  # an empty listing cannot tell a typo from a metric no run has logged yet
+        check_names("--metric", wanted_metrics, "summary metric", found, lambda run: run.summary)
+        check_names("--config", wanted_configs, "config key", found, lambda run: flatten(run.config))
     ordered = sort_runs(found, sort_spec)
     shown = ordered[:limit] if limit else ordered
     now = time.time()
