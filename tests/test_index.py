@@ -28,7 +28,7 @@ def project_dir(store: Path) -> Path:
 
 
 def index_file(store: Path) -> Path:
-    return store / "tracker-runs" / "cache" / "runs-p.sqlite"
+    return Path(_index.index_path(str(store / "tracker-runs"), "p"))
 
 
 def age(store: Path) -> None:
@@ -212,6 +212,18 @@ def test_an_index_of_another_schema_version_is_rebuilt(store, version):
         assert connection.execute("PRAGMA user_version").fetchone() == (_index.SCHEMA_VERSION,)
         assert connection.execute("SELECT name FROM runs").fetchall() == [("a",)]
     assert trusted_listing(store) == expected
+
+
+def test_the_index_of_another_tracker_version_is_left_to_it(store):
+    """Trackers of two versions sharing a store each keep their own index file, rather than replacing
+    each other's on every listing (the version-1 file had no version in its name)."""
+    finished_run(store, "a")
+    cache = Path(_index.index_path(str(store / "tracker-runs"), "p")).parent
+    cache.mkdir(parents=True, exist_ok=True)
+    older = cache / "runs-p.sqlite"
+    older.write_bytes(b"an index of the version-1 layout")
+    assert [view.id for view in tracker.Api(store).runs("p")] == ["a"]
+    assert older.read_bytes() == b"an index of the version-1 layout" and index_file(store).exists()
 
 
 def test_a_store_whose_index_cannot_be_written_is_listed_by_scanning(store):

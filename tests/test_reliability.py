@@ -23,7 +23,7 @@ import pytest
 
 import tracker
 from tests.conftest import fill, needs_root, run_python, wait_for_file
-from tracker import _layout, _logs
+from tracker import _index, _layout, _logs
 from tracker._lock import is_held
 
 TRACKER = str(Path(sys.executable).with_name("tracker"))
@@ -466,7 +466,7 @@ def test_damaged_side_files_and_caches_do_not_break_readers(store):
     (run_dir(store, "good0") / "config.json").mkdir()
     (run_dir(store, "good1") / "summary.json").write_bytes(b"[1, 2")
     assert cli(store, "runs").returncode == 0
-    cache = store / "tracker-runs" / "cache" / "runs-p.sqlite"
+    cache = Path(_index.index_path(str(store / "tracker-runs"), "p"))
     assert cache.exists()
     for broken in (b"", b"SQLite format 3\x00" + b"\xff" * 200, b"[]"):
         cache.write_bytes(broken)

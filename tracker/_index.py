@@ -3,8 +3,9 @@
 A listing reads only names, ids and creation times, already filtered and in order; the stored run.json
 and summary of the listed runs are read together when a view first needs one.
 
-The run directories stay the source of truth; the index (``<root>/cache/runs-<project>.sqlite``) is
-written by readers only and trusted as follows:
+The run directories stay the source of truth; the index (``<root>/cache/runs-<project>.v<N>.sqlite``,
+N its layout's version, so trackers of two versions sharing a store keep one each rather than
+replacing each other's) is written by readers only and trusted as follows:
 
 - A row of a finished run is trusted while the project directory keeps its signature (inode, mtime,
   link count), which was read *before* the scan that wrote the row. Creating, removing or replacing
@@ -183,7 +184,7 @@ class ScanReport:
 
 
 def index_path(root: str, project: str) -> str:
-    return os.path.join(root, "cache", f"runs-{project}.sqlite")
+    return os.path.join(root, "cache", f"runs-{project}.v{SCHEMA_VERSION}.sqlite")
 
 
 def note_resumed(run_directory: str) -> None:
