@@ -48,7 +48,6 @@ def jobs_queued(store_root: str, group: str, jobs: Sequence[Mapping[str, Any]], 
     queued = [{"num": job["num"], "run_id": job["run_id"], "job_id": job_id} for job, job_id in pairs]
     array_ids = sorted({job_id.partition("_")[0] for job_id in job_ids if "_" in job_id})
     _logs.host_event(store_root, "info", "jobs.queued", group=group, jobs=queued, array_job_ids=array_ids)
-    _logs.flush()
 
 
 def _job_fields() -> dict[str, Any]:
@@ -84,7 +83,6 @@ def job_ended(status: str) -> None:
 def requeued(requeues: int) -> None:
     """submitit is requeuing the job (a preemption signal reached it): the run continues in the next job."""
     _logs.run_event("warning", "job.requeued", requeues=requeues, **_job_fields())
-    _logs.flush()
 
 
 def checkpoint(event: str, path: str, **fields: Any) -> None:

@@ -81,4 +81,3 @@ def init_refused(root: str, project: str, run_id: str | None, error: UsageError)
         )
     else:
         _logs.host_event(root, "error", "init.refused", run_id=run_id, project=project, message=str(error))
-    _logs.flush()

@@ -114,29 +114,6 @@ def init(
     arguments = locals()
     keywords = {keyword: arguments[keyword] for keyword in _settings.INIT_KEYWORDS}  # the settings among them
     _logs.begin_init()
-    try:
-        return _initialize(
-            keywords,
-            settings,
-            config,
-            config_include_keys,
-            config_exclude_keys,
-            integration_arguments=(magic, tensorboard, sync_tensorboard, monitor_gym),
-        )
-    finally:
-        _logs.end_init()
-
-
-def _initialize(
-    keywords: dict[str, Any],
-    settings: Settings | dict[str, Any] | None,
-    config: Any,
-    config_include_keys: list[str] | None,
-    config_exclude_keys: list[str] | None,
-    integration_arguments: tuple[Any, Any, Any, Any],
-) -> Run:
-    """init() once its arguments are taken apart (``integration_arguments``: magic, tensorboard,
-    sync_tensorboard, monitor_gym); its debug events are written in one go when it returns."""
     resolved = Settings.resolve(settings, **keywords)
     shell = _kernel_shell()
     if shell is not None:  # the documented notebook defaults; the session (not the kernel) is the code saved
@@ -147,7 +124,7 @@ def _initialize(
         if resolved.reinit is None:
             notebook = notebook.merged(Settings(reinit="finish_previous"))
         resolved = resolved.merged(notebook)
-    integrations = _check_integrations(*integration_arguments)
+    integrations = _check_integrations(magic, tensorboard, sync_tensorboard, monitor_gym)
     config_data = _config.filter_keys(_config.load(config), config_include_keys, config_exclude_keys)
 
     reinit = resolved.reinit  # True and False are wandb's older spellings
@@ -178,7 +155,6 @@ def _initialize(
     _start_integrations(run, integrations)
     if shell is not None:
         _setup_notebook(run, shell, save_notebook)
-    _logs.flush()  # the init events are in the file before the program goes on (and may be killed)
     return run
 
 
@@ -534,7 +510,7 @@ def _add_git_metadata(run: Run, metadata: dict[str, Any]) -> None:
         if run.status == "running":
             run.add_metadata({**metadata, "git": {**git, **git_state(git["root"])}})
 
-    def start_lookup() -> None:  # `git status` can take seconds: never on the background thread itself
+    def start_lookup() -> None:  # `git status` can take seconds: never on the timer thread itself
         if run.status == "running":
             threading.Thread(target=add_state, name="tracker-git-metadata", daemon=True).start()
 

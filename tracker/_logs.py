@@ -1,12 +1,13 @@
 """Structured debug logs (JSON lines): each run's events, and this host's log of opened runs.
 
-Callers only enqueue events (cheap from any thread, even a signal handler); the process's background
-thread (``tracker._background``) runs them through structlog-protocol processors (timestamp, secret
-redaction in ``tracker._redact``, the TRACKER_DEBUG echo), renders them with orjson and appends each
-with one ``write()`` on an ``O_APPEND`` descriptor: an event is in the file (the kernel's page cache) as
-soon as it is written, and concurrent writers on one host never tear each other's lines. init() waits
-for its events before returning (``flush``), so a run killed right after still has them. This module is
-the project's one exception to "logs through structlog": it runs structlog's processor protocol
+An event is written by the thread that emits it, as it happens: run through structlog-protocol
+processors (timestamp, secret redaction in ``tracker._redact``, the TRACKER_DEBUG echo), rendered with
+orjson and appended with one ``write()`` on an ``O_APPEND`` descriptor, so it is in the file (the
+kernel's page cache) when the call returns, and concurrent writers on one host never tear each other's
+lines. Events are rare (a run's start and end, warnings, decisions), so they cost their caller a few
+tens of microseconds; a writer thread would make init() wait for that thread to be scheduled instead.
+A full disk or a vanished directory loses the event, never the caller's work. This module is the
+project's one exception to "logs through structlog": it runs structlog's processor protocol
 (``processors()``) without importing structlog, whose import costs 2.5 to 4 times ``import tracker``
 (measured in tracker/FORMAT.md). The launcher's events come through here too; the server logs through
 structlog. Nothing here runs on ``log()``'s path, and ``logging`` is never configured.
@@ -20,10 +21,9 @@ import collections
 import contextlib
 import functools
 import os
+import threading
 import time
 from typing import Any
-
-from tracker import _background
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 DEFAULT_LEVEL = "info"
@@ -71,16 +71,13 @@ class DebugLog:
         self.event("error", event, **fields)
 
     def event(self, level: str, event: str, *, at: float | None = None, **fields: Any) -> None:
-        """Queue one event if its level passes this log's threshold; dropped (and noted) once closed."""
+        """Write one event if its level passes this log's threshold; dropped (and noted) once closed."""
         if LEVELS[level] < self._threshold:
             return
         if self._closed:
             self._note_dropped(event)
             return
-        fields = {**self._context, **fields}
-        _background.submit(
-            functools.partial(_write, self._path, level, event, fields, at or time.time(), os.getpid(), self._echo)
-        )
+        _write(self._path, level, event, {**self._context, **fields}, at or time.time(), os.getpid(), self._echo)
 
     def open_for_run(self) -> None:
         """Make this the log of a live run: warnings shown from now on (and those pending) are written here."""
@@ -96,7 +93,7 @@ class DebugLog:
         self._capture = _logcapture.attach(self, level)
 
     def close(self) -> None:
-        """Stop capturing, then close the file once what was queued before is written.
+        """Stop capturing, then close the file.
 
         Later events are dropped: a run's log is closed when its run has ended, and its directory may
         be gone by then (``tracker rm``); reopening the file would re-create it.
@@ -109,7 +106,7 @@ class DebugLog:
             self._capture = None
         if self in _open:
             _open.remove(self)
-        _background.submit(functools.partial(_close_output, self._path))
+        _close_output(self._path)
 
     def _note_dropped(self, event: str) -> None:
         """A debug note in this host's log that a run's late event was not written (a thread outliving finish())."""
@@ -164,21 +161,9 @@ def host_event(root: str, level: str, event: str, **fields: Any) -> None:
     DebugLog(path, level="debug").event(level, event, **fields)
 
 
-def flush(timeout: float = 2.0) -> bool:
-    """Wait until everything queued so far is written; False if the writer did not catch up in time."""
-    return _background.flush(timeout)
-
-
 def begin_init() -> None:
-    """A new init(): drop events pending from before it, start the writer while init() works and hold it
-    until init() flushes (or ends in an error: ``end_init``), so that its events are written in one go."""
+    """A new init(): drop events pending from before it."""
     _pending.clear()
-    _background.hold()
-
-
-def end_init() -> None:
-    """init() is over, whichever way: what it queued is written (without waiting for it)."""
-    _background.release()
 
 
 class _AppendFile:
@@ -226,17 +211,19 @@ _COMMON = ("timestamp", "level", "event", "pid", "_echo")
 def processors() -> tuple[Any, ...]:
     """The pipeline every event goes through, as structlog processors ``(logger, method, event) -> event``.
 
-    Applied by the writer thread itself rather than through ``structlog.wrap_logger``: importing
-    structlog (it loads rich and asyncio) costs several times ``import tracker`` whole, and init() waits
-    for its events (measured in tracker/FORMAT.md, "Why the writer does not import structlog").
+    Applied by this module itself rather than through ``structlog.wrap_logger``: importing structlog (it
+    loads rich and asyncio) costs several times ``import tracker`` whole, and init() writes its events
+    (measured in tracker/FORMAT.md, "Why the writer does not import structlog").
     """
     from tracker import _redact
 
     return (_stamp, _redact.processor, _echo)
 
 
-# the files events go to, by path: opened on their first event and used only by the background thread
+# the files events go to, by path, opened on their first event; one writer at a time (reentrant: a
+# preemption signal's handler may write while the main thread is inside a write)
 _outputs: dict[str, _AppendFile] = {}
+_writing = threading.RLock()
 
 
 @functools.cache
@@ -245,26 +232,32 @@ def _pipeline() -> tuple[Any, ...]:
 
 
 def _write(path: str, level: str, event: str, fields: dict[str, Any], timestamp: float, pid: int, echo: bool) -> None:
-    """Render one event and append it to its file (on the background thread)."""
-    output = _outputs.get(path)
-    if output is None:
-        output = _outputs[path] = _AppendFile(path)
+    """Render one event and append it to its file; any failure loses the event, never the caller's work."""
     record = {"timestamp": timestamp, "level": level, "event": event, "pid": pid, "_echo": echo}
     record.update((key, value) for key, value in fields.items() if key not in _COMMON)
     try:
-        for processor in _pipeline():
-            record = processor(None, level, record)
-        line = _render(record)
-    except (TypeError, ValueError) as error:  # one event that cannot be rendered is written as such
-        fallback = {"event": event, "level": level, "unrenderable": f"{type(error).__name__}: {error}"}
-        line = _render({key: _safe(value) for key, value in fallback.items()})
-    output.write_line(line)
+        try:
+            for processor in _pipeline():
+                record = processor(None, level, record)
+            line = _render(record)
+        except (TypeError, ValueError) as error:  # one event that cannot be rendered is written as such
+            fallback = {"event": event, "level": level, "unrenderable": f"{type(error).__name__}: {error}"}
+            line = _render({key: _safe(value) for key, value in fallback.items()})
+        with _writing:
+            output = _outputs.get(path)
+            if output is None:
+                output = _outputs[path] = _AppendFile(path)
+            output.write_line(line)
+    except Exception:  # a full disk or a vanished directory must never stop training
+        return
 
 
 def _close_output(path: str) -> None:
-    output = _outputs.pop(path, None)
-    if output is not None:
-        os.close(output.fd)
+    with _writing:
+        output = _outputs.pop(path, None)
+        if output is not None:
+            with contextlib.suppress(OSError):
+                os.close(output.fd)
 
 
 def _safe(value: object) -> str:
@@ -273,7 +266,10 @@ def _safe(value: object) -> str:
 
 
 def _reset_after_fork() -> None:
-    """A forked child has no runs of its own: its copies of the parent's log files are closed."""
+    """A forked child has no runs of its own: its copies of the parent's log files are closed (and the
+    lock, which another thread may have held at the fork, is new)."""
+    global _writing
+    _writing = threading.RLock()
     for output in _outputs.values():
         with contextlib.suppress(OSError):
             os.close(output.fd)

@@ -173,7 +173,6 @@ def _at_exit() -> None:
         code, source = 0, "the interpreter ended normally"
     _logs.run_event("info", "exit.code", exit_code=code, source=source)
     finish_all(code)
-    _logs.flush()
 
 
 def _on_preemption_signal(number: int, frame: FrameType | None) -> None:
@@ -203,7 +202,6 @@ def _handle_preemption(number: int, frame: FrameType | None) -> None:
         # so the parent (Slurm, a shell) sees what really happened.
         _logs.run_event("info", "exit.code", exit_code=128 + number, source=f"signal {signal.Signals(number).name}")
         finish_all(128 + number)
-        _logs.flush()
         signal.signal(number, signal.SIG_DFL)
         os.kill(os.getpid(), number)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 REDACTED = "<redacted>"
 # field names whose value is a secret wherever they appear (api_key, X-Api-Key, db_password, auth_token...):
-# substrings of the lower-cased name, not a regular expression, so the writer thread compiles nothing for them
+# substrings of the lower-cased name, not a regular expression, so init()'s events compile nothing for them
 _SECRET_KEY_PARTS = (
     "apikey",
     "api_key",
@@ -29,8 +29,8 @@ _SECRET_KEY_PARTS = (
 
 @functools.cache
 def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    """The text patterns, compiled on the first text that could hold a secret (not at import: init() waits for
-    the writer thread's first events, and compiling these costs more than writing them)."""
+    """The text patterns, compiled on the first text that could hold a secret (not at import: init() writes
+    its events itself, and compiling these costs more than writing them)."""
     # scheme://user:password@host -> scheme://user:<redacted>@host (database and proxy URLs)
     url_password = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@", re.IGNORECASE)
     # ?token=...&api_key=... in URLs
@@ -43,7 +43,7 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     return url_password, query_secret, auth_header
 
 
-# the API keys this process uses, replaced wherever they occur (kept as an immutable tuple: read by the writer thread)
+# the API keys this process uses, replaced wherever they occur (an immutable tuple: events of any thread read it)
 _known: tuple[str, ...] = ()
 _SHORTEST_KNOWN = 8  # shorter values would redact ordinary words
 

@@ -50,7 +50,7 @@ def _gpu_sampler() -> Any:
 
 # The first sample waits this long (at most one interval): importing psutil and walking the process tree
 # hold the GIL for milliseconds, which would stall the caller's first log() calls right after init().
-# Its thread only starts then (from the process's background thread), so init() starts none for it.
+# Its thread only starts then (from the process's timer thread, tracker._background), so init() starts none.
 FIRST_SAMPLE_DELAY_S = 1.0
 
 
