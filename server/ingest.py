@@ -8,9 +8,7 @@ position, from which the client resends. Streaming, retries and ``tracker sync``
 
 from __future__ import annotations
 
-import math
 import time
-from array import array
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -20,7 +18,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server import series_blocks
-from server.schema import history_chunks, journal_cursors, metric_rules, runs, series_chunks, series_summaries
+from server.schema import history_chunks, journal_cursors, metric_rules, runs, series_axes, series_chunks
 from tracker._journal import (
     EVENT,
     FINAL_STATES,
@@ -57,7 +55,7 @@ _NEXT_SEQ = select(func.coalesce(func.max(history_chunks.c.seq), -1) + 1).where(
 _CREATED_AT = select(runs.c.created_at).where(runs.c.id == bindparam("b_run_pk"))
 _INSERT_HISTORY = insert(history_chunks)
 _INSERT_SERIES = insert(series_chunks)
-_INSERT_SUMMARIES = insert(series_summaries)
+_INSERT_AXIS = insert(series_axes)
 
 
 class BatchError(ValueError):
@@ -201,30 +199,74 @@ def _fast_split(records: list[Any]) -> tuple[list[Any], list[Any], dict[str, tup
     return rows, events, columns
 
 
-def _series(columns: dict[str, tuple[Any, ...]]) -> dict[str, tuple[bytes, bytes, bytes]]:
-    """Per numeric key: packed steps, timestamps and values (NaN and infinities kept).
+@dataclass
+class Series:
+    """A batch's rows as series: the shared axis once (packed steps and timestamps) and per numeric key a
+    row of series_chunks without run and seq (its values, block summaries and, when the key is missing or not
+    a number in some rows, the indexes of those where it is)."""
 
-    A key that is a number in every row (the usual case) shares the batch's step and timestamp
-    arrays, so a batch costs a few passes per key, not work per value.
+    steps: bytes
+    timestamps: bytes
+    chunks: list[dict[str, Any]]
+
+
+def series(columns: dict[str, tuple[Any, ...]]) -> Series:
+    """The series of a batch's columns (NaN and infinities kept; strings, bools and None are not points).
+
+    Keys that are numbers in every row (the usual case) are converted and summarised together, as one
+    matrix, so a batch costs a few numpy calls, not work per key.
     """
-    steps = columns[STEP]
-    stamps = [math.nan if stamp is None else float(stamp) for stamp in columns.get(TIMESTAMP) or [None] * len(steps)]
-    all_steps, all_stamps = array("q", steps).tobytes(), array("d", stamps).tobytes()
-    series = {}
+    import numpy as np
+
+    steps = np.array(columns[STEP], dtype="<i8")
+    stamps = np.array(columns.get(TIMESTAMP) or [None] * len(steps), dtype="<f8")  # None: NaN
+    dense, sparse = [], []
     for key, column in columns.items():
         if key.startswith("_") or len(key) > MAX_SERIES_KEY:
             continue
         kinds = set(map(type, column))
         if kinds <= _NUMBERS:
-            series[key] = (all_steps, all_stamps, array("d", column).tobytes())
-        elif kinds & _NUMBERS:  # sparse or mixed: only the rows where it is a number
-            kept = [index for index, value in enumerate(column) if type(value) in _NUMBERS]
-            series[key] = (
-                array("q", [steps[index] for index in kept]).tobytes(),
-                array("d", [stamps[index] for index in kept]).tobytes(),
-                array("d", [column[index] for index in kept]).tobytes(),
-            )
-    return series
+            dense.append(key)
+        elif kinds & _NUMBERS:
+            sparse.append(key)
+    chunks = []
+    if dense:
+        matrix = np.array([columns[key] for key in dense], dtype="<f8")
+        first, last = int(steps[0]), int(steps[-1])
+        for key, values, blocks in zip(dense, matrix, series_blocks.summarise(steps, matrix), strict=True):
+            chunks.append(_chunk(key, len(steps), first, last, blocks, None, values))
+    for key in sparse:
+        column = columns[key]
+        kept = np.array([index for index, value in enumerate(column) if type(value) in _NUMBERS], dtype="<u4")
+        values = np.array([column[index] for index in kept.tolist()], dtype="<f8")
+        kept_steps = steps[kept]
+        blocks = series_blocks.summarise(kept_steps, values[np.newaxis])[0]
+        chunks.append(_chunk(key, len(kept), int(kept_steps[0]), int(kept_steps[-1]), blocks, kept.tobytes(), values))
+    return Series(steps.tobytes(), stamps.tobytes(), chunks)
+
+
+def _chunk(
+    key: str, count: int, first: int, last: int, blocks: bytes, rows: bytes | None, values: Any
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "count": count,
+        "first_step": first,
+        "last_step": last,
+        "blocks": blocks,
+        "rows": rows,
+        "values": values.tobytes(),
+    }
+
+
+def columns(records: list[Any]) -> tuple[list[Any], list[dict[str, Any]], dict[str, tuple[Any, ...]]]:
+    """(rows as sent, events, each key's column over the rows): by columns when the rows share their keys,
+    else record by record (which also words what is wrong with a malformed record)."""
+    fast = _fast_split(records)
+    if fast is not None:
+        return fast
+    rows, decoded, events = _split(records)
+    return rows, events, _ragged_columns(decoded) if rows else {}
 
 
 def _ragged_columns(decoded: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
@@ -233,6 +275,15 @@ def _ragged_columns(decoded: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]
     for row in decoded:
         keys.update(dict.fromkeys(row))
     return {key: tuple(row.get(key) for row in decoded) for key in keys}
+
+
+def store_series(connection: Connection, run_pk: int, seq: int, found: Series) -> None:
+    """Insert a batch's axis and its keys' chunks (also used by the migration that introduced them)."""
+    connection.execute(
+        _INSERT_AXIS, {"run_pk": run_pk, "seq": seq, "steps": found.steps, "timestamps": found.timestamps}
+    )
+    if found.chunks:
+        connection.execute(_INSERT_SERIES, [{"run_pk": run_pk, "seq": seq, **chunk} for chunk in found.chunks])
 
 
 def _replaced(connection: Connection, run_pk: int, batch: dict[str, Any]) -> bool:
@@ -248,7 +299,7 @@ def _replaced(connection: Connection, run_pk: int, batch: dict[str, Any]) -> boo
 
 def _forget(connection: Connection, run_pk: int) -> None:
     """Drop what the server has of a replaced run, as the client did (uploaded files are overwritten as they come)."""
-    for table in (history_chunks, series_chunks, series_summaries, journal_cursors, metric_rules):
+    for table in (history_chunks, series_axes, series_chunks, journal_cursors, metric_rules):
         connection.execute(table.delete().where(table.c.run_pk == run_pk))
     connection.execute(
         update(runs)
@@ -296,58 +347,17 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
         if batch["end"] <= applied_to:
             return Outcome("duplicate", applied_to, run_pk)
         return Outcome("gap", applied_to, run_pk)
-    fast = _fast_split(batch["records"])
-    if fast is not None:
-        rows, events, columns = fast
-    else:
-        rows, decoded, events = _split(batch["records"])
-        columns = _ragged_columns(decoded) if rows else {}
+    rows, events, by_key = columns(batch["records"])
     now = time.time()
     values: dict[str, Any] = {"updated_at": now}
     if batch.get("live", True):  # the run's own process: the batch says it is alive
         values["heartbeat_at"] = now
     if rows:
         seq = connection.execute(_NEXT_SEQ, {"b_run_pk": run_pk}).scalar_one()
-        first, last = columns[STEP][0], max(columns[STEP])
-        connection.execute(
-            _INSERT_HISTORY,
-            {
-                "run_pk": run_pk,
-                "seq": seq,
-                "first_step": first,
-                "last_step": last,
-                "count": len(rows),
-                "rows": orjson.dumps(rows),
-            },
-        )
-        chunks = [
-            {
-                "run_pk": run_pk,
-                "key": key,
-                "seq": seq,
-                "count": len(steps) // 8,
-                "first_step": int.from_bytes(steps[:8], "little", signed=True),
-                "last_step": int.from_bytes(steps[-8:], "little", signed=True),
-                "steps": steps,
-                "timestamps": stamps,
-                "values": numbers,
-            }
-            for key, (steps, stamps, numbers) in _series(columns).items()
-        ]
-        if chunks:
-            connection.execute(_INSERT_SERIES, chunks)
-            summaries = [
-                {
-                    "run_pk": run_pk,
-                    "key": chunk["key"],
-                    "seq": seq,
-                    "count": chunk["count"],
-                    "first_step": chunk["first_step"],
-                    "blocks": series_blocks.summarise(chunk["steps"], chunk["values"]),
-                }
-                for chunk in chunks
-            ]
-            connection.execute(_INSERT_SUMMARIES, summaries)
+        last = max(by_key[STEP])
+        history = {"run_pk": run_pk, "seq": seq, "first_step": by_key[STEP][0], "last_step": last}
+        connection.execute(_INSERT_HISTORY, {**history, "count": len(rows), "rows": orjson.dumps(rows)})
+        store_series(connection, run_pk, seq, series(by_key))
         values["last_step"] = last  # steps only grow, across journals too (a resume continues after the last)
         values["rows"] = runs.c.rows + len(rows)
     run = batch.get("run") or {}
