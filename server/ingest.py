@@ -37,21 +37,29 @@ _NUMBERS = {int, float}  # bools are not plotted
 _TIMES = {int, float, type(None)}
 
 # the statements of every batch, built once: building and keying a statement costs more than running it
-_RUN_PK = select(runs.c.id).where(
+_CURSOR_WHERE = and_(
+    journal_cursors.c.run_pk == bindparam("b_run_pk"), journal_cursors.c.journal_id == bindparam("b_journal")
+)
+_MOVE_CURSOR = update(journal_cursors).where(_CURSOR_WHERE).values(end_offset=bindparam("b_end"))
+_NEW_CURSOR = insert(journal_cursors)
+_RUN_WHERE = and_(
     runs.c.entity_id == bindparam("b_entity"),
     runs.c.project == bindparam("b_project"),
     runs.c.run_id == bindparam("b_run"),
 )
-_RUN_PK_LOCKED = _RUN_PK.with_for_update()
-_CURSOR_WHERE = and_(
-    journal_cursors.c.run_pk == bindparam("b_run_pk"), journal_cursors.c.journal_id == bindparam("b_journal")
-)
-_CURSOR = select(journal_cursors.c.end_offset).where(_CURSOR_WHERE)
-_MOVE_CURSOR = update(journal_cursors).where(_CURSOR_WHERE).values(end_offset=bindparam("b_end"))
-_NEW_CURSOR = insert(journal_cursors)
-_NEXT_SEQ = select(func.coalesce(func.max(history_chunks.c.seq), -1) + 1).where(
-    history_chunks.c.run_pk == bindparam("b_run_pk")
-)
+_LOCK_RUN = select(runs.c.id).where(_RUN_WHERE).with_for_update()
+# the run, how far this journal is applied and the next chunk's seq, in one round trip
+_RUN = select(
+    runs.c.id,
+    select(journal_cursors.c.end_offset)
+    .where(journal_cursors.c.run_pk == runs.c.id, journal_cursors.c.journal_id == bindparam("b_journal"))
+    .scalar_subquery()
+    .label("position"),
+    select(func.coalesce(func.max(history_chunks.c.seq), -1) + 1)
+    .where(history_chunks.c.run_pk == runs.c.id)
+    .scalar_subquery()
+    .label("next_seq"),
+).where(_RUN_WHERE)
 _CREATED_AT = select(runs.c.created_at).where(runs.c.id == bindparam("b_run_pk"))
 _INSERT_HISTORY = insert(history_chunks)
 _INSERT_SERIES = insert(series_chunks)
@@ -114,11 +122,11 @@ def _insert(connection: Connection) -> Any:
     return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert
 
 
-def _run_pk(connection: Connection, entity_id: int, project: str, run_id: str, batch: dict[str, Any]) -> int:
-    """The run's row, created on its first batch (concurrent first batches create it once)."""
-    query = _RUN_PK_LOCKED if connection.dialect.name == "postgresql" else _RUN_PK
-    where = {"b_entity": entity_id, "b_project": project, "b_run": run_id}
-    found = connection.execute(query, where).scalar()
+def _run(connection: Connection, entity_id: int, project: str, run_id: str, batch: dict[str, Any]) -> Any:
+    """The run's row (id, position, next_seq), created on its first batch (concurrent first batches create it
+    once)."""
+    where = {"b_entity": entity_id, "b_project": project, "b_run": run_id, "b_journal": batch["journal_id"]}
+    found = _locked(connection, where)
     if found is not None:
         return found
     run = batch.get("run") or {}
@@ -146,7 +154,18 @@ def _run_pk(connection: Connection, entity_id: int, project: str, run_id: str, b
         )
         .on_conflict_do_nothing()
     )
-    return connection.execute(query, where).scalar_one()
+    return _locked(connection, where)
+
+
+def _locked(connection: Connection, where: dict[str, Any]) -> Any:
+    """The run's row once no other batch of the run is being applied (SQLite: one writer at a time).
+
+    PostgreSQL locks the run's row first, in a statement of its own: a statement that waited for the lock
+    still reads from the snapshot it began with, so only the next one sees what the other batch committed.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK_RUN, where)
+    return connection.execute(_RUN, where).first()
 
 
 def _split(records: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -337,9 +356,7 @@ def _define_metric(connection: Connection, run_pk: int, event: dict[str, Any]) -
 
 def apply(connection: Connection, entity_id: int, project: str, run_id: str, batch: dict[str, Any]) -> Outcome:
     """Apply one parsed batch inside the caller's transaction."""
-    run_pk = _run_pk(connection, entity_id, project, run_id, batch)
-    cursor = {"b_run_pk": run_pk, "b_journal": batch["journal_id"]}
-    position = connection.execute(_CURSOR, cursor).scalar()
+    run_pk, position, seq = _run(connection, entity_id, project, run_id, batch)
     if position is None and _replaced(connection, run_pk, batch):
         _forget(connection, run_pk)
     applied_to = position or 0
@@ -353,7 +370,6 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
     if batch.get("live", True):  # the run's own process: the batch says it is alive
         values["heartbeat_at"] = now
     if rows:
-        seq = connection.execute(_NEXT_SEQ, {"b_run_pk": run_pk}).scalar_one()
         last = max(by_key[STEP])
         history = {"run_pk": run_pk, "seq": seq, "first_step": by_key[STEP][0], "last_step": last}
         connection.execute(_INSERT_HISTORY, {**history, "count": len(rows), "rows": orjson.dumps(rows)})
@@ -384,5 +400,5 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
             _NEW_CURSOR, {"run_pk": run_pk, "journal_id": batch["journal_id"], "end_offset": batch["end"]}
         )
     else:
-        connection.execute(_MOVE_CURSOR, {**cursor, "b_end": batch["end"]})
+        connection.execute(_MOVE_CURSOR, {"b_run_pk": run_pk, "b_journal": batch["journal_id"], "b_end": batch["end"]})
     return Outcome("applied", batch["end"], run_pk)
