@@ -204,11 +204,10 @@ def _fast_split(records: list[Any]) -> tuple[list[Any], list[Any], dict[str, tup
     keys = tuple(rows[0])
     if EVENT in keys or NONFINITE in keys:
         return None
-    try:
-        table = list(map(itemgetter(*keys), rows))
+    try:  # one pass per key (cheaper than rows of tuples turned into columns)
+        columns = {key: tuple(map(itemgetter(key), rows)) for key in keys}
     except KeyError:
         return None
-    columns = dict(zip(keys, zip(*table, strict=True) if len(keys) > 1 else [tuple(table)], strict=True))
     steps = columns[STEP]
     if set(map(type, steps)) != {int} or min(steps) < 0 or max(steps) > MAX_STEP:
         return None
