@@ -296,11 +296,11 @@ def _ragged_columns(decoded: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]
 
 
 def store_series(connection: Connection, run_pk: int, seq: int, found: Series) -> None:
-    """Insert a batch's axis and its keys' chunks (also used by the migration that introduced them)."""
-    connection.execute(
-        _INSERT_AXIS, {"run_pk": run_pk, "seq": seq, "steps": found.steps, "timestamps": found.timestamps}
-    )
+    """Insert a batch's axis and its keys' chunks, if it has any numeric key (also used by the migration that
+    introduced them)."""
     if found.chunks:
+        axis = {"run_pk": run_pk, "seq": seq, "steps": found.steps, "timestamps": found.timestamps}
+        connection.execute(_INSERT_AXIS, axis)
         connection.execute(_INSERT_SERIES, [{"run_pk": run_pk, "seq": seq, **chunk} for chunk in found.chunks])
 
 

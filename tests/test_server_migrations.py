@@ -30,6 +30,11 @@ BATCHES = [
         {"_step": 42, "_timestamp": 1.7e9 + 42, "loss": 0.5, "x" * 300: 1.0},
         {"_step": 42, "_timestamp": 1.7e9 + 42.5, "lr": 0.2},  # a second record of one step
     ],
+    # one set of keys in every row (the columnar path), a key a number in only some of them
+    [
+        {"_step": step, "_timestamp": 1.7e9 + step, "loss": 0.25, "acc": "n/a" if step % 2 else step}
+        for step in range(43, 47)
+    ],
 ]
 KEYS = ("loss", "acc", "lr", "flag")
 
@@ -146,10 +151,17 @@ def test_revision_0004_rebuilds_series_stored_before_it_and_its_downgrade_gives_
         with store.reading() as connection:
             migrated, ingested = _reads(connection, run_pk), _reads(connection, fresh)
         assert migrated == ingested
-        assert migrated["loss by step"]["last"] == [*(1 / (step + 1) for step in range(40)), "nan", "inf", 0.5]
-        assert migrated["lr by step"]["x"] == [41.0, 42.0] and migrated["acc by step"]["x"][-1] == 41.0
+        assert migrated["loss by step"]["last"] == [
+            *(1 / (step + 1) for step in range(40)),
+            "nan",
+            "inf",
+            0.5,
+            *[0.25] * 4,
+        ]
+        assert migrated["lr by step"]["x"] == [41.0, 42.0] and migrated["acc by step"]["x"][-3:] == [41.0, 44.0, 46.0]
         assert migrated["lr by timestamp"]["x"] == [None, 1.7e9 + 42.5]  # row 41 has no time
-        assert migrated["loss by lr"]["x"] == [0.1, 0.2] and migrated["loss since"]["x"] == [40.0, None, 42.0]
+        assert migrated["loss by lr"]["x"] == [0.1, *[0.2] * 5]
+        assert migrated["loss since"]["x"] == [40.0, None, *range(42, 47)]
         assert migrated["flag by step"]["count"] == 0 and migrated["keys"] == ["acc", "loss", "lr"]
         with store.engine.begin() as connection:
             command.downgrade(_config(connection), "0003")
