@@ -156,6 +156,7 @@ def _spawn(code: str, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def tracker_backend(work: Path, db: str | None, clients: int, steps: int, workers: int = 1) -> dict[str, Any]:
+    load = os.getloadavg()[0]  # other jobs on the machine (the figures below are only as quiet as it is)
     server = TrackerServer(work, db, workers)
     env = {**os.environ, "TRACKER_BASE_URL": server.url, "TRACKER_API_KEY": server.key, "TRACKER_SILENT": "true"}
     try:
@@ -211,6 +212,7 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int, worker
             "log_offline_median_us": offline["median_us"],
             "log_offline_mean_us": offline["mean_us"],
             "every_row_on_server": complete,
+            "load_average_before": load,
         }
     finally:
         server.stop()

@@ -350,9 +350,10 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
         from starlette.concurrency import run_in_threadpool
 
         def apply() -> ingest.Outcome:
+            prepared = ingest.prepare(batch)  # outside the transaction: writers queue for it
             with store.writing() as connection:
                 entity_id = accounts.entity_id(connection, entity)
-                return ingest.apply(connection, entity_id, project, run_id, batch)
+                return ingest.apply(connection, entity_id, project, run_id, batch, prepared)
 
         try:
             outcome = await run_in_threadpool(apply)

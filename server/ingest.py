@@ -8,9 +8,7 @@ position, from which the client resends. Streaming, retries and ``tracker sync``
 
 from __future__ import annotations
 
-import math
 import time
-from array import array
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -20,7 +18,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server import series_blocks
-from server.schema import history_chunks, journal_cursors, metric_rules, runs, series_chunks, series_summaries
+from server.schema import history_chunks, journal_cursors, metric_rules, runs, series_axes, series_chunks
 from tracker._journal import (
     EVENT,
     FINAL_STATES,
@@ -39,25 +37,33 @@ _NUMBERS = {int, float}  # bools are not plotted
 _TIMES = {int, float, type(None)}
 
 # the statements of every batch, built once: building and keying a statement costs more than running it
-_RUN_PK = select(runs.c.id).where(
+_CURSOR_WHERE = and_(
+    journal_cursors.c.run_pk == bindparam("b_run_pk"), journal_cursors.c.journal_id == bindparam("b_journal")
+)
+_MOVE_CURSOR = update(journal_cursors).where(_CURSOR_WHERE).values(end_offset=bindparam("b_end"))
+_NEW_CURSOR = insert(journal_cursors)
+_RUN_WHERE = and_(
     runs.c.entity_id == bindparam("b_entity"),
     runs.c.project == bindparam("b_project"),
     runs.c.run_id == bindparam("b_run"),
 )
-_RUN_PK_LOCKED = _RUN_PK.with_for_update()
-_CURSOR_WHERE = and_(
-    journal_cursors.c.run_pk == bindparam("b_run_pk"), journal_cursors.c.journal_id == bindparam("b_journal")
-)
-_CURSOR = select(journal_cursors.c.end_offset).where(_CURSOR_WHERE)
-_MOVE_CURSOR = update(journal_cursors).where(_CURSOR_WHERE).values(end_offset=bindparam("b_end"))
-_NEW_CURSOR = insert(journal_cursors)
-_NEXT_SEQ = select(func.coalesce(func.max(history_chunks.c.seq), -1) + 1).where(
-    history_chunks.c.run_pk == bindparam("b_run_pk")
-)
+_LOCK_RUN = select(runs.c.id).where(_RUN_WHERE).with_for_update()
+# the run, how far this journal is applied and the next chunk's seq, in one round trip
+_RUN = select(
+    runs.c.id,
+    select(journal_cursors.c.end_offset)
+    .where(journal_cursors.c.run_pk == runs.c.id, journal_cursors.c.journal_id == bindparam("b_journal"))
+    .scalar_subquery()
+    .label("position"),
+    select(func.coalesce(func.max(history_chunks.c.seq), -1) + 1)
+    .where(history_chunks.c.run_pk == runs.c.id)
+    .scalar_subquery()
+    .label("next_seq"),
+).where(_RUN_WHERE)
 _CREATED_AT = select(runs.c.created_at).where(runs.c.id == bindparam("b_run_pk"))
 _INSERT_HISTORY = insert(history_chunks)
 _INSERT_SERIES = insert(series_chunks)
-_INSERT_SUMMARIES = insert(series_summaries)
+_INSERT_AXIS = insert(series_axes)
 
 
 class BatchError(ValueError):
@@ -116,11 +122,11 @@ def _insert(connection: Connection) -> Any:
     return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert
 
 
-def _run_pk(connection: Connection, entity_id: int, project: str, run_id: str, batch: dict[str, Any]) -> int:
-    """The run's row, created on its first batch (concurrent first batches create it once)."""
-    query = _RUN_PK_LOCKED if connection.dialect.name == "postgresql" else _RUN_PK
-    where = {"b_entity": entity_id, "b_project": project, "b_run": run_id}
-    found = connection.execute(query, where).scalar()
+def _run(connection: Connection, entity_id: int, project: str, run_id: str, batch: dict[str, Any]) -> Any:
+    """The run's row (id, position, next_seq), created on its first batch (concurrent first batches create it
+    once)."""
+    where = {"b_entity": entity_id, "b_project": project, "b_run": run_id, "b_journal": batch["journal_id"]}
+    found = _locked(connection, where)
     if found is not None:
         return found
     run = batch.get("run") or {}
@@ -148,7 +154,18 @@ def _run_pk(connection: Connection, entity_id: int, project: str, run_id: str, b
         )
         .on_conflict_do_nothing()
     )
-    return connection.execute(query, where).scalar_one()
+    return _locked(connection, where)
+
+
+def _locked(connection: Connection, where: dict[str, Any]) -> Any:
+    """The run's row once no other batch of the run is being applied (SQLite: one writer at a time).
+
+    PostgreSQL locks the run's row first, in a statement of its own: a statement that waited for the lock
+    still reads from the snapshot it began with, so only the next one sees what the other batch committed.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK_RUN, where)
+    return connection.execute(_RUN, where).first()
 
 
 def _split(records: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -187,11 +204,10 @@ def _fast_split(records: list[Any]) -> tuple[list[Any], list[Any], dict[str, tup
     keys = tuple(rows[0])
     if EVENT in keys or NONFINITE in keys:
         return None
-    try:
-        table = list(map(itemgetter(*keys), rows))
+    try:  # one pass per key (cheaper than rows of tuples turned into columns)
+        columns = {key: tuple(map(itemgetter(key), rows)) for key in keys}
     except KeyError:
         return None
-    columns = dict(zip(keys, zip(*table, strict=True) if len(keys) > 1 else [tuple(table)], strict=True))
     steps = columns[STEP]
     if set(map(type, steps)) != {int} or min(steps) < 0 or max(steps) > MAX_STEP:
         return None
@@ -201,30 +217,74 @@ def _fast_split(records: list[Any]) -> tuple[list[Any], list[Any], dict[str, tup
     return rows, events, columns
 
 
-def _series(columns: dict[str, tuple[Any, ...]]) -> dict[str, tuple[bytes, bytes, bytes]]:
-    """Per numeric key: packed steps, timestamps and values (NaN and infinities kept).
+@dataclass
+class Series:
+    """A batch's rows as series: the shared axis once (packed steps and timestamps) and per numeric key a
+    row of series_chunks without run and seq (its values, block summaries and, when the key is missing or not
+    a number in some rows, the indexes of those where it is)."""
 
-    A key that is a number in every row (the usual case) shares the batch's step and timestamp
-    arrays, so a batch costs a few passes per key, not work per value.
+    steps: bytes
+    timestamps: bytes
+    chunks: list[dict[str, Any]]
+
+
+def series(columns: dict[str, tuple[Any, ...]]) -> Series:
+    """The series of a batch's columns (NaN and infinities kept; strings, bools and None are not points).
+
+    Keys that are numbers in every row (the usual case) are converted and summarised together, as one
+    matrix, so a batch costs a few numpy calls, not work per key.
     """
-    steps = columns[STEP]
-    stamps = [math.nan if stamp is None else float(stamp) for stamp in columns.get(TIMESTAMP) or [None] * len(steps)]
-    all_steps, all_stamps = array("q", steps).tobytes(), array("d", stamps).tobytes()
-    series = {}
+    import numpy as np
+
+    steps = np.array(columns[STEP], dtype="<i8")
+    stamps = np.array(columns.get(TIMESTAMP) or [None] * len(steps), dtype="<f8")  # None: NaN
+    dense, sparse = [], []
     for key, column in columns.items():
         if key.startswith("_") or len(key) > MAX_SERIES_KEY:
             continue
         kinds = set(map(type, column))
         if kinds <= _NUMBERS:
-            series[key] = (all_steps, all_stamps, array("d", column).tobytes())
-        elif kinds & _NUMBERS:  # sparse or mixed: only the rows where it is a number
-            kept = [index for index, value in enumerate(column) if type(value) in _NUMBERS]
-            series[key] = (
-                array("q", [steps[index] for index in kept]).tobytes(),
-                array("d", [stamps[index] for index in kept]).tobytes(),
-                array("d", [column[index] for index in kept]).tobytes(),
-            )
-    return series
+            dense.append(key)
+        elif kinds & _NUMBERS:
+            sparse.append(key)
+    chunks = []
+    if dense:
+        matrix = np.array([columns[key] for key in dense], dtype="<f8")
+        first, last = int(steps[0]), int(steps[-1])
+        for key, values, blocks in zip(dense, matrix, series_blocks.summarise(steps, matrix), strict=True):
+            chunks.append(_chunk(key, len(steps), first, last, blocks, None, values))
+    for key in sparse:
+        column = columns[key]
+        kept = np.array([index for index, value in enumerate(column) if type(value) in _NUMBERS], dtype="<u4")
+        values = np.array([column[index] for index in kept.tolist()], dtype="<f8")
+        kept_steps = steps[kept]
+        blocks = series_blocks.summarise(kept_steps, values[np.newaxis])[0]
+        chunks.append(_chunk(key, len(kept), int(kept_steps[0]), int(kept_steps[-1]), blocks, kept.tobytes(), values))
+    return Series(steps.tobytes(), stamps.tobytes(), chunks)
+
+
+def _chunk(
+    key: str, count: int, first: int, last: int, blocks: bytes, rows: bytes | None, values: Any
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "count": count,
+        "first_step": first,
+        "last_step": last,
+        "blocks": blocks,
+        "rows": rows,
+        "values": values.tobytes(),
+    }
+
+
+def columns(records: list[Any]) -> tuple[list[Any], list[dict[str, Any]], dict[str, tuple[Any, ...]]]:
+    """(rows as sent, events, each key's column over the rows): by columns when the rows share their keys,
+    else record by record (which also words what is wrong with a malformed record)."""
+    fast = _fast_split(records)
+    if fast is not None:
+        return fast
+    rows, decoded, events = _split(records)
+    return rows, events, _ragged_columns(decoded) if rows else {}
 
 
 def _ragged_columns(decoded: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
@@ -233,6 +293,15 @@ def _ragged_columns(decoded: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]
     for row in decoded:
         keys.update(dict.fromkeys(row))
     return {key: tuple(row.get(key) for row in decoded) for key in keys}
+
+
+def store_series(connection: Connection, run_pk: int, seq: int, found: Series) -> None:
+    """Insert a batch's axis and its keys' chunks, if it has any numeric key (also used by the migration that
+    introduced them)."""
+    if found.chunks:
+        axis = {"run_pk": run_pk, "seq": seq, "steps": found.steps, "timestamps": found.timestamps}
+        connection.execute(_INSERT_AXIS, axis)
+        connection.execute(_INSERT_SERIES, [{"run_pk": run_pk, "seq": seq, **chunk} for chunk in found.chunks])
 
 
 def _replaced(connection: Connection, run_pk: int, batch: dict[str, Any]) -> bool:
@@ -248,7 +317,7 @@ def _replaced(connection: Connection, run_pk: int, batch: dict[str, Any]) -> boo
 
 def _forget(connection: Connection, run_pk: int) -> None:
     """Drop what the server has of a replaced run, as the client did (uploaded files are overwritten as they come)."""
-    for table in (history_chunks, series_chunks, series_summaries, journal_cursors, metric_rules):
+    for table in (history_chunks, series_axes, series_chunks, journal_cursors, metric_rules):
         connection.execute(table.delete().where(table.c.run_pk == run_pk))
     connection.execute(
         update(runs)
@@ -284,11 +353,36 @@ def _define_metric(connection: Connection, run_pk: int, event: dict[str, Any]) -
     connection.execute(statement.on_conflict_do_update(index_elements=["run_pk", "name"], set_=rule))
 
 
-def apply(connection: Connection, entity_id: int, project: str, run_id: str, batch: dict[str, Any]) -> Outcome:
-    """Apply one parsed batch inside the caller's transaction."""
-    run_pk = _run_pk(connection, entity_id, project, run_id, batch)
-    cursor = {"b_run_pk": run_pk, "b_journal": batch["journal_id"]}
-    position = connection.execute(_CURSOR, cursor).scalar()
+@dataclass
+class Prepared:
+    """What a batch stores, worked out before its transaction: the server's writers wait for one another
+    (SQLite has one), so the CPU work of a batch is done outside, where batches overlap."""
+
+    rows: list[Any]
+    events: list[dict[str, Any]]
+    history: bytes  # the rows as sent, for exact reads
+    steps: tuple[int, ...]
+    series: Series | None
+
+
+def prepare(batch: dict[str, Any]) -> Prepared:
+    """Check a parsed batch's records (BatchError names a malformed one) and pack what it stores."""
+    rows, events, by_key = columns(batch["records"])
+    if not rows:
+        return Prepared(rows, events, b"", (), None)
+    return Prepared(rows, events, orjson.dumps(rows), by_key[STEP], series(by_key))
+
+
+def apply(
+    connection: Connection,
+    entity_id: int,
+    project: str,
+    run_id: str,
+    batch: dict[str, Any],
+    prepared: Prepared | None = None,
+) -> Outcome:
+    """Apply one parsed (and maybe prepared) batch inside the caller's transaction."""
+    run_pk, position, seq = _run(connection, entity_id, project, run_id, batch)
     if position is None and _replaced(connection, run_pk, batch):
         _forget(connection, run_pk)
     applied_to = position or 0
@@ -296,65 +390,23 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
         if batch["end"] <= applied_to:
             return Outcome("duplicate", applied_to, run_pk)
         return Outcome("gap", applied_to, run_pk)
-    fast = _fast_split(batch["records"])
-    if fast is not None:
-        rows, events, columns = fast
-    else:
-        rows, decoded, events = _split(batch["records"])
-        columns = _ragged_columns(decoded) if rows else {}
+    prepared = prepared or prepare(batch)
     now = time.time()
     values: dict[str, Any] = {"updated_at": now}
     if batch.get("live", True):  # the run's own process: the batch says it is alive
         values["heartbeat_at"] = now
-    if rows:
-        seq = connection.execute(_NEXT_SEQ, {"b_run_pk": run_pk}).scalar_one()
-        first, last = columns[STEP][0], max(columns[STEP])
-        connection.execute(
-            _INSERT_HISTORY,
-            {
-                "run_pk": run_pk,
-                "seq": seq,
-                "first_step": first,
-                "last_step": last,
-                "count": len(rows),
-                "rows": orjson.dumps(rows),
-            },
-        )
-        chunks = [
-            {
-                "run_pk": run_pk,
-                "key": key,
-                "seq": seq,
-                "count": len(steps) // 8,
-                "first_step": int.from_bytes(steps[:8], "little", signed=True),
-                "last_step": int.from_bytes(steps[-8:], "little", signed=True),
-                "steps": steps,
-                "timestamps": stamps,
-                "values": numbers,
-            }
-            for key, (steps, stamps, numbers) in _series(columns).items()
-        ]
-        if chunks:
-            connection.execute(_INSERT_SERIES, chunks)
-            summaries = [
-                {
-                    "run_pk": run_pk,
-                    "key": chunk["key"],
-                    "seq": seq,
-                    "count": chunk["count"],
-                    "first_step": chunk["first_step"],
-                    "blocks": series_blocks.summarise(chunk["steps"], chunk["values"]),
-                }
-                for chunk in chunks
-            ]
-            connection.execute(_INSERT_SUMMARIES, summaries)
+    if prepared.series is not None:
+        last = max(prepared.steps)
+        history = {"run_pk": run_pk, "seq": seq, "first_step": prepared.steps[0], "last_step": last}
+        connection.execute(_INSERT_HISTORY, {**history, "count": len(prepared.rows), "rows": prepared.history})
+        store_series(connection, run_pk, seq, prepared.series)
         values["last_step"] = last  # steps only grow, across journals too (a resume continues after the last)
-        values["rows"] = runs.c.rows + len(rows)
+        values["rows"] = runs.c.rows + len(prepared.rows)
     run = batch.get("run") or {}
     for field in IDENTITY_FIELDS:
         if field in run and run[field] is not None:
             values["group_name" if field == "group" else field] = run[field]
-    for event in events:
+    for event in prepared.events:
         if event[EVENT] == "finish":
             values.update(state=event["state"], exit_code=event["exit_code"])
         elif event[EVENT] == "preempting":
@@ -374,5 +426,5 @@ def apply(connection: Connection, entity_id: int, project: str, run_id: str, bat
             _NEW_CURSOR, {"run_pk": run_pk, "journal_id": batch["journal_id"], "end_offset": batch["end"]}
         )
     else:
-        connection.execute(_MOVE_CURSOR, {**cursor, "b_end": batch["end"]})
+        connection.execute(_MOVE_CURSOR, {"b_run_pk": run_pk, "b_journal": batch["journal_id"], "b_end": batch["end"]})
     return Outcome("applied", batch["end"], run_pk)

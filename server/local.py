@@ -48,8 +48,9 @@ class _InProcess:
         _, _, _, _, project, run_id = run_path.split("/")
         try:
             batch = ingest.parse(body)
+            prepared = ingest.prepare(batch)
             with self.store.writing() as connection:
-                outcome = ingest.apply(connection, self.entity_id, project, run_id, batch)
+                outcome = ingest.apply(connection, self.entity_id, project, run_id, batch, prepared)
         except ingest.BatchError as error:
             return Response(400, {"detail": str(error)})
         self.run_pks[run_path] = outcome.run_pk

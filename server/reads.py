@@ -6,7 +6,6 @@ last value (NaN kept), so spikes and gaps stay visible without stride or random 
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,7 +13,7 @@ import orjson
 from sqlalchemy import Connection, Row, and_, select
 
 from server import series_blocks
-from server.schema import entities, history_chunks, runs, series_chunks, series_summaries
+from server.schema import entities, history_chunks, runs, series_axes, series_chunks
 from server.schema import metric_rules as metric_rules_table
 from tracker._api import merge_rows
 from tracker._journal import record_problem
@@ -167,20 +166,35 @@ def metric_rules(connection: Connection, run_pks: list[int]) -> dict[int, list[M
     return found
 
 
-def _chunks(connection: Connection, run_pk: int, key: str, since: int | None, columns: tuple[str, ...]) -> list[Any]:
-    """A key's chunks in order; with ``since``, only those holding a step after it."""
-    where = and_(series_chunks.c.run_pk == run_pk, series_chunks.c.key == key)
-    if since is not None:
-        where = and_(where, series_chunks.c.last_step > since)
-    picked = [series_chunks.c[column] for column in columns]
-    return list(connection.execute(select(*picked).where(where).order_by(series_chunks.c.seq)))
+def _points(
+    connection: Connection, run_pk: int, key: str, *where: Any, timestamps: bool = False, only: str | None = None
+) -> tuple[Any, Any, Any]:
+    """A key's (steps, timestamps or None, values) over its chunks in order, each chunk's points read through
+    its batch's axis; ``where`` narrows the chunks, ``only`` ("first" or "last") keeps one of them."""
+    import numpy as np
 
-
-def _first_timestamp(connection: Connection, run_pk: int, key: str) -> float:
-    """When the series began (relative time counts from it, also for a live chart's newest points)."""
-    where = and_(series_chunks.c.run_pk == run_pk, series_chunks.c.key == key)
-    first = connection.execute(select(series_chunks.c.timestamps).where(where).order_by(series_chunks.c.seq).limit(1))
-    return float(struct.unpack("<d", first.scalar_one()[:8])[0])
+    axis = (series_axes.c.steps, series_axes.c.timestamps) if timestamps else (series_axes.c.steps,)
+    query = (
+        select(series_chunks.c.rows, series_chunks.c["values"], *axis)
+        .join(
+            series_axes, and_(series_axes.c.run_pk == series_chunks.c.run_pk, series_axes.c.seq == series_chunks.c.seq)
+        )
+        .where(series_chunks.c.run_pk == run_pk, series_chunks.c.key == key, *where)
+    )
+    if only is None:
+        query = query.order_by(series_chunks.c.seq)
+    else:
+        query = query.order_by(series_chunks.c.seq.desc() if only == "last" else series_chunks.c.seq).limit(1)
+    steps, stamps, values = [], [], []
+    for chunk in connection.execute(query):
+        picked = slice(None) if chunk.rows is None else np.frombuffer(chunk.rows, "<u4")
+        steps.append(np.frombuffer(chunk.steps, "<i8")[picked])
+        if timestamps:
+            stamps.append(np.frombuffer(chunk.timestamps, "<f8")[picked])
+        values.append(np.frombuffer(chunk.values, "<f8"))
+    if not values:
+        return np.empty(0, "<i8"), np.empty(0, "<f8") if timestamps else None, np.empty(0, "<f8")
+    return np.concatenate(steps), np.concatenate(stamps) if timestamps else None, np.concatenate(values)
 
 
 def _step_metric_axis(connection: Connection, run_pk: int, step_metric: str, steps: Any) -> Any:
@@ -190,20 +204,13 @@ def _step_metric_axis(connection: Connection, run_pk: int, step_metric: str, ste
     """
     import numpy as np
 
-    where = and_(series_chunks.c.run_pk == run_pk, series_chunks.c.key == step_metric)
     first = int(steps.min())
-    columns = (series_chunks.c.steps, series_chunks.c["values"])
-    before = connection.execute(
-        select(*columns).where(where, series_chunks.c.last_step < first).order_by(series_chunks.c.seq.desc()).limit(1)
-    ).all()
-    after = connection.execute(
-        select(*columns).where(where, series_chunks.c.last_step >= first).order_by(series_chunks.c.seq)
-    ).all()
-    chunks = [*before, *after]
-    if not chunks:
+    before = _points(connection, run_pk, step_metric, series_chunks.c.last_step < first, only="last")
+    after = _points(connection, run_pk, step_metric, series_chunks.c.last_step >= first)
+    known = np.concatenate([before[0], after[0]])
+    values = np.concatenate([before[2], after[2]])
+    if not len(known):
         return np.full(len(steps), np.nan)
-    known = np.concatenate([np.frombuffer(chunk.steps, "<i8") for chunk in chunks])
-    values = np.concatenate([np.frombuffer(chunk.values, "<f8") for chunk in chunks])
     at = np.searchsorted(known, steps, side="right") - 1
     return np.where(at >= 0, values[np.maximum(at, 0)], np.nan)
 
@@ -232,9 +239,9 @@ def series(
     empty = {"key": key, "x_axis": x, "count": 0, "step": since, "x": [], "min": [], "max": [], "last": []}
     if x == "step" and start is None and stop is None and since is None:
         summaries = connection.execute(
-            select(series_summaries.c.count.label("points"), series_summaries.c.first_step, series_summaries.c.blocks)
-            .where(and_(series_summaries.c.run_pk == run_pk, series_summaries.c.key == key))
-            .order_by(series_summaries.c.seq)
+            select(series_chunks.c.count.label("points"), series_chunks.c.first_step, series_chunks.c.blocks)
+            .where(and_(series_chunks.c.run_pk == run_pk, series_chunks.c.key == key))
+            .order_by(series_chunks.c.seq)
         ).all()
         count = sum(summary.points for summary in summaries)
         if summaries and series_blocks.usable(count, buckets):
@@ -242,20 +249,19 @@ def series(
             xs, lows, highs, lasts = series_blocks.downsample(summaries[0].first_step, packed, buckets)
             last_step = int(xs[-1]) if len(xs) else since  # each bucket's x is its last point's step
             return {**empty, **_buckets(count, last_step, xs, lows, highs, lasts)}
-    columns = ("steps", "values") if x == "step" else ("steps", "timestamps", "values")
-    chunks = _chunks(connection, run_pk, key, since, columns)
-    if not chunks:
+    newer = () if since is None else (series_chunks.c.last_step > since,)
+    steps, stamps, values = _points(connection, run_pk, key, *newer, timestamps=x in ("timestamp", "relative"))
+    if not len(steps):
         return empty
-    steps = np.concatenate([np.frombuffer(chunk.steps, "<i8") for chunk in chunks])
-    values = np.concatenate([np.frombuffer(chunk.values, "<f8") for chunk in chunks])
     if x == "step":
         axis = steps.astype("f8")
     elif x.startswith("metric:"):
         axis = _step_metric_axis(connection, run_pk, x[7:], steps)
     else:
-        axis = np.concatenate([np.frombuffer(chunk.timestamps, "<f8") for chunk in chunks])
+        axis = stamps
         if x == "relative":
-            axis = axis - (axis[0] if since is None else _first_timestamp(connection, run_pk, key))
+            first = axis[0] if since is None else _points(connection, run_pk, key, timestamps=True, only="first")[1][0]
+            axis = axis - first
     keep = np.ones(len(axis), dtype=bool) if since is None else steps > since
     if x.startswith("metric:"):
         keep &= np.isfinite(axis)

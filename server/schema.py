@@ -1,8 +1,9 @@
 """The server's tables (SQLAlchemy Core): accounts and keys, runs, ingest cursors, history and series chunks,
 and each run's define_metric() rules.
 
-History arrives in batches; each batch is stored as one chunk of rows (for exact reads) and, per numeric
-key, one chunk of packed arrays (for charts), so ingesting 10,000 rows costs a handful of inserts.
+History arrives in batches; each batch is stored as one chunk of rows (for exact reads), its step and time
+axis once, and per numeric key one packed array of values (for charts), so ingesting 10,000 rows costs a
+handful of inserts and every key's points cost 8 bytes each, not 24.
 """
 
 from __future__ import annotations
@@ -109,18 +110,30 @@ history_chunks = Table(
     Column("rows", LargeBinary, nullable=False),  # orjson list of row records, in order
 )
 
+# The step and time axis of a batch's rows (those with a _step, in order), shared by its series chunks
+series_axes = Table(
+    "series_axes",
+    metadata,
+    Column("run_pk", ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),  # that of the batch's history chunk
+    Column("steps", LargeBinary, nullable=False),  # int64 little-endian
+    Column("timestamps", LargeBinary, nullable=False),  # float64 little-endian (NaN: the row had none)
+)
+
+# Per batch and numeric key: its values and their block summaries (server.series_blocks). The summary comes
+# before the points: SQLite keeps a row's columns in order, so a chart drawn from summaries skips the points.
 series_chunks = Table(
     "series_chunks",
     metadata,
     Column("run_pk", ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(256), primary_key=True),
-    Column("seq", Integer, primary_key=True),
+    Column("seq", Integer, primary_key=True),  # the batch's: its axis is series_axes' row of that seq
     Column("count", Integer, nullable=False),
     Column("first_step", BigInteger, nullable=False),
     Column("last_step", BigInteger, nullable=False),
-    Column("steps", LargeBinary, nullable=False),  # int64 little-endian
-    Column("timestamps", LargeBinary, nullable=False),  # float64 little-endian
-    Column("values", LargeBinary, nullable=False),  # float64 little-endian (NaN kept)
+    Column("blocks", LargeBinary, nullable=False),
+    Column("rows", LargeBinary, nullable=True),  # uint32 little-endian indexes into the axis; NULL: every row
+    Column("values", LargeBinary, nullable=False),  # float64 little-endian (NaN kept), one per index
 )
 
 # define_metric() rules, the newest per run and name: charts read step_metric (an x axis), sweeps read goal
@@ -133,17 +146,4 @@ metric_rules = Table(
     Column("goal", String(16), nullable=True),  # minimize or maximize
     Column("summary", JSON, nullable=False),
     Column("hidden", Boolean, nullable=False),
-)
-
-# One row per series chunk (same key), small and apart from the chunk's points: SQLite keeps a row's columns
-# in order, so a summary stored after a chunk's arrays would cost reading them.
-series_summaries = Table(
-    "series_summaries",
-    metadata,
-    Column("run_pk", ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
-    Column("key", String(256), primary_key=True),
-    Column("seq", Integer, primary_key=True),
-    Column("count", Integer, nullable=False),
-    Column("first_step", BigInteger, nullable=False),
-    Column("blocks", LargeBinary, nullable=False),  # server.series_blocks.summarise
 )

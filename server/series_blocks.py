@@ -12,26 +12,27 @@ from __future__ import annotations
 
 from typing import Any
 
-BLOCK = 16  # points per block: 1/16 of the raw bytes of steps, timestamps and values (24 per point) at most
+BLOCK = 16  # points per block: 32 bytes of summary stand for 16 points (128 bytes of values, 384 with the axis)
 MIN_BLOCKS_PER_BUCKET = 4  # fewer (a zoomed-in or short series): the raw points are bucketed instead
 _FIELDS = 4  # last step, min, max, last value
 
 
-def summarise(steps: bytes, values: bytes) -> bytes:
-    """The blocks of one chunk (int64 steps and float64 values, little-endian), packed as four arrays."""
+def summarise(steps: Any, values: Any) -> list[bytes]:
+    """The blocks of series chunks that share one axis: ``steps`` (n int64) and ``values`` (k x n float64), one
+    packed blob of four arrays per row of ``values``; a whole batch of keys costs a few numpy calls."""
     import numpy as np
 
-    numbers = np.frombuffer(values, "<f8")
-    starts = np.arange(0, len(numbers), BLOCK)
-    ends = np.minimum(starts + BLOCK, len(numbers)) - 1
+    starts = np.arange(0, values.shape[1], BLOCK)
+    ends = np.minimum(starts + BLOCK, values.shape[1]) - 1
     with np.errstate(invalid="ignore"):
-        lows = np.fmin.reduceat(numbers, starts)
-        highs = np.fmax.reduceat(numbers, starts)
-    last_steps = np.frombuffer(steps, "<i8")[ends]
-    return b"".join(
-        array.astype(kind).tobytes()
-        for array, kind in ((last_steps, "<i8"), (lows, "<f8"), (highs, "<f8"), (numbers[ends], "<f8"))
-    )
+        lows = np.fmin.reduceat(values, starts, axis=1).astype("<f8", copy=False)
+        highs = np.fmax.reduceat(values, starts, axis=1).astype("<f8", copy=False)
+    last_steps = steps[ends].astype("<i8", copy=False).tobytes()
+    lasts = values[:, ends].astype("<f8", copy=False)
+    return [
+        b"".join((last_steps, low.tobytes(), high.tobytes(), last.tobytes()))
+        for low, high, last in zip(lows, highs, lasts, strict=True)
+    ]
 
 
 def usable(count: int, buckets: int) -> bool:

@@ -131,6 +131,7 @@ def test_block_summaries_keep_min_max_ignoring_nan_and_the_last_value_as_is():
     values = np.arange(20, dtype="<f8")
     values[3] = math.nan
     values[19] = math.nan
-    packed = series_blocks.summarise(steps.tobytes(), values.tobytes())
+    packed, doubled = series_blocks.summarise(steps, np.stack([values, values * 2]))
     xs, lows, highs, lasts = series_blocks.downsample(0, [packed], 1)
     assert xs.tolist() == [19.0] and lows.tolist() == [0.0] and highs.tolist() == [18.0] and math.isnan(lasts[0])
+    assert series_blocks.downsample(0, [doubled], 1)[2].tolist() == [36.0]  # each row of a matrix on its own

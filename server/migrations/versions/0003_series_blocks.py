@@ -17,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    import numpy as np
+
     from server import series_blocks
 
     summaries = op.create_table(
@@ -47,7 +49,9 @@ def upgrade() -> None:
                         "seq": row.seq,
                         "count": row.count,
                         "first_step": row.first_step,
-                        "blocks": series_blocks.summarise(row.steps, row.values),
+                        "blocks": series_blocks.summarise(
+                            np.frombuffer(row.steps, "<i8"), np.frombuffer(row.values, "<f8")[np.newaxis]
+                        )[0],
                     }
                     for row in rows
                 ],
