@@ -105,6 +105,7 @@ class Series(BaseModel):
     key: str
     x_axis: str
     count: int
+    step: int | None = None  # the last step the series holds: the next request's ``since``
     x: list[float]
     min: list[float | str | None]
     max: list[float | str | None]
@@ -404,13 +405,15 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
         run_id: Identifier,
         key: Annotated[str, Query(min_length=1, max_length=256)],
         buckets: Annotated[int, Query(ge=1, le=10000)] = 1000,
-        x: Annotated[str, Query(pattern="^(step|timestamp|relative)$")] = "step",
+        x: Annotated[str, Query(pattern=reads.X_AXIS_PATTERN)] = "step",
         start: Annotated[float | None, Query(allow_inf_nan=False)] = None,
         stop: Annotated[float | None, Query(allow_inf_nan=False)] = None,
+        since: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     ) -> dict[str, Any]:
+        """One metric, bucketed; ``x`` a step metric as ``metric:KEY``; ``since`` (a step) only newer points."""
         row = run_row(viewer, entity, project, run_id)
         with store.reading() as connection:
-            return reads.series(connection, row.id, key, buckets=buckets, x=x, start=start, stop=stop)
+            return reads.series(connection, row.id, key, buckets=buckets, x=x, start=start, stop=stop, since=since)
 
     files = RunFiles(settings.files_dir)
 

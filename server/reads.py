@@ -21,6 +21,8 @@ from tracker._metadata import utc_now_iso
 from tracker._summary import MetricRule
 
 X_AXES = ("step", "timestamp", "relative")
+# what the series endpoints accept as x: one of X_AXES, or metric:KEY, a step metric of define_metric()
+X_AXIS_PATTERN = r"^(step|timestamp|relative|metric:.{1,256})$"
 
 
 def state_of(row: Row[Any], now: float, heartbeat_timeout: float) -> str:

@@ -30,7 +30,6 @@ MAX_PAGE = 1000
 _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".json": "application/json"}
 _STATES = "^(running|finished|failed|crashed|preempted)$"
 _RUN_REF = re.compile(r"^([^/]+)/([^/]+)/([^/]+)$")
-_X_AXIS = r"^(step|timestamp|relative|metric:.{1,256})$"  # metric:KEY, a step metric of define_metric()
 
 
 def session_secret(settings: Any) -> bytes:
@@ -244,7 +243,7 @@ def router(settings: Any) -> APIRouter:
         key: Annotated[str, Query(min_length=1, max_length=256)],
         run: Annotated[list[str] | None, Query(max_length=200)] = None,
         buckets: Annotated[int, Query(ge=1, le=10000)] = 1000,
-        x: Annotated[str, Query(pattern=_X_AXIS)] = "step",
+        x: Annotated[str, Query(pattern=reads.X_AXIS_PATTERN)] = "step",
         start: Annotated[float | None, Query(allow_inf_nan=False)] = None,
         stop: Annotated[float | None, Query(allow_inf_nan=False)] = None,
         group_by: Annotated[str | None, Query(pattern=r"^(group|config\..+)$", max_length=300)] = None,

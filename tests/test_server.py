@@ -77,6 +77,11 @@ def test_an_online_run_reads_back_every_step_from_the_server(server, store):
     status, series = http_get(server, key, "/api/runs/alice/p/online1/series?key=loss&buckets=100")
     assert status == 200 and series["count"] == 3000 and len(series["x"]) <= 100
     assert series["max"][0] == 1.0 and series["last"][-1] == pytest.approx(1 / 3000)
+    assert series["step"] == 2999  # the next request's since
+    status, newer = http_get(server, key, "/api/runs/alice/p/online1/series?key=loss&since=2990")
+    assert status == 200 and newer["x"] == list(range(2991, 3000)) and newer["step"] == 2999
+    status, by_acc = http_get(server, key, "/api/runs/alice/p/online1/series?key=loss&x=metric:acc&buckets=5000")
+    assert status == 200 and by_acc["x_axis"] == "metric:acc" and by_acc["x"][:2] == [0.0, 1 / 3000]
 
 
 PHASED = f"""
