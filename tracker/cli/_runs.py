@@ -38,12 +38,17 @@ _FIELDS = {
 }
 
 
-def summary_keys(runs: list[RunView]) -> set[str]:
-    return {key for run in runs for key in run.summary}
+def summary_of(run: RunView) -> dict[str, Any]:
+    return run.summary
 
 
-def config_keys(runs: list[RunView]) -> set[str]:
-    return {key for run in runs for key in flatten(run.config)}
+def config_of(run: RunView) -> dict[str, Any]:
+    """The run's config with nested keys dotted (``optimizer.lr``)."""
+    return flatten(run.config)
+
+
+def keys_in(runs: list[RunView], keys_of: Callable[[RunView], dict[str, Any]]) -> set[str]:
+    return {key for run in runs for key in keys_of(run)}
 
 
 def check_names(
@@ -53,7 +58,7 @@ def check_names(
     read only until each name is found."""
     for name in names:
         if not any(name in keys_of(run) for run in runs):
-            raise unknown(option, name, what, {key for run in runs for key in keys_of(run)})
+            raise unknown(option, name, what, keys_in(runs, keys_of))
 
 
 def sort_key(spec: str, runs: list[RunView]) -> tuple[Callable[[RunView], Any], bool]:
@@ -63,12 +68,12 @@ def sort_key(spec: str, runs: list[RunView]) -> tuple[Callable[[RunView], Any], 
     name = spec.lstrip("-")
     if name in _FIELDS:
         return _FIELDS[name], descending
-    metrics = summary_keys(runs)
+    metrics = keys_in(runs, summary_of)
     if name in metrics:
         return (lambda run: run.summary.get(name)), descending
-    configs = config_keys(runs)
+    configs = keys_in(runs, config_of)
     if name in configs or not runs:
-        return (lambda run: flatten(run.config).get(name)), descending
+        return (lambda run: config_of(run).get(name)), descending
     raise unknown("--sort", spec, "field, summary metric or config key", {*_FIELDS, *metrics, *configs})
 
 
@@ -160,8 +165,8 @@ def runs(
             project, group=group, tags=list(tags) or None, state=state, job_type=job_type, progress=progress
         )
     if found:  # an empty listing cannot tell a typo from a metric no run has logged yet
-        check_names("--metric", wanted_metrics, "summary metric", found, lambda run: run.summary)
-        check_names("--config", wanted_configs, "config key", found, lambda run: flatten(run.config))
+        check_names("--metric", wanted_metrics, "summary metric", found, summary_of)
+        check_names("--config", wanted_configs, "config key", found, config_of)
     ordered = sort_runs(found, sort_spec)
     shown = ordered[:limit] if limit else ordered
     now = time.time()
