@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pwd
 import socket
 import subprocess
 import sys
@@ -99,16 +100,19 @@ def test_metadata_records_process_program_git_and_slurm(tmp_path, store):
     subprocess.run([*git, "add", "job.py"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-qm", "x"], cwd=repo, check=True)
     (repo / "job.py").write_text(script.read_text() + "# edited\n")
+    without_login = {k: v for k, v in os.environ.items() if k not in ("LOGNAME", "USER", "LNAME", "USERNAME")}
     result = subprocess.run(
         [sys.executable, str(script), "--flag"],
         cwd=repo,
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "SLURM_JOB_ID": "42", "SLURM_ARRAY_TASK_ID": "3"},
+        # no login variable: the name comes from the password database, after init() (with git's state)
+        env={**without_login, "SLURM_JOB_ID": "42", "SLURM_ARRAY_TASK_ID": "3"},
     )
     view = tracker.Api(store).run(f"p/{result.stdout.strip()}")
     meta = view.metadata
+    assert meta["user"] == pwd.getpwuid(os.getuid()).pw_name
     assert meta["argv"] == [str(script), "--flag"] and meta["program"] == str(script)
     assert meta["host"] and meta["pid"] > 0 and meta["python"].count(".") == 2 and meta["started_at"].endswith("Z")
     assert meta["slurm"] == {"SLURM_JOB_ID": "42", "SLURM_ARRAY_TASK_ID": "3"}

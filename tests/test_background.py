@@ -63,3 +63,42 @@ def test_a_forked_child_starts_its_own_thread_without_the_parents_timers() -> No
         release.set()
         os.close(read_end)
         os.waitpid(pid, 0)
+
+
+class _Service:
+    def __init__(self, built_on: list[str]) -> None:
+        built_on.append(threading.current_thread().name or "")
+        self.stopped = threading.Event()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def test_a_deferred_service_stopped_before_it_is_due_is_never_built() -> None:
+    built: list[str] = []
+    release, done = threading.Event(), threading.Event()
+    _background.call_later(0.0, lambda: release.wait(DEADLINE_S))  # holds the thread until stop() returned
+    deferred = _background.Deferred(0.0, lambda: _Service(built))
+    deferred.stop()
+    _background.call_later(0.0, done.set)
+    release.set()
+    assert done.wait(DEADLINE_S)
+    assert built == []
+
+
+def test_a_deferred_service_is_built_on_the_timer_thread_and_stopped_with_it() -> None:
+    services: list[_Service] = []
+    built_on: list[str] = []
+    built = threading.Event()
+
+    def build() -> _Service:
+        services.append(_Service(built_on))
+        built.set()
+        return services[-1]
+
+    deferred = _background.Deferred(0.0, build)
+    assert built.wait(DEADLINE_S)
+    assert built_on != [threading.current_thread().name]
+    deferred.stop()
+    assert services[0].stopped.is_set()
+    deferred.stop()  # twice is harmless (finish() after a preemption handler's finish)

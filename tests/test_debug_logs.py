@@ -497,7 +497,8 @@ def test_every_event_emitted_is_documented_and_every_documented_one_emitted():
     import re
 
     repo = Path(__file__).resolve().parent.parent
-    emitters = {"debug", "info", "warning", "error", "event", "run_event", "host_event", "before_run", "checkpoint"}
+    levels = {"debug", "info", "warning", "error"}
+    emitters = {*levels, "event", "run_event", "host_event", "before_run", "checkpoint"}
     emitted = set()
     for path in [*(repo / "tracker").rglob("*.py"), *(repo / "launcher").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
@@ -506,6 +507,10 @@ def test_every_event_emitted_is_documented_and_every_documented_one_emitted():
                 for argument in node.args[:3] if name in emitters else ():
                     if isinstance(argument, ast.Constant) and re.fullmatch(r"[a-z_]+\.[a-z_]+", str(argument.value)):
                         emitted.add(argument.value)
+            elif isinstance(node, ast.Tuple) and len(node.elts) == 3:  # (level, event, fields) for DebugLog.events
+                level, event = node.elts[0], node.elts[1]
+                if isinstance(level, ast.Constant) and level.value in levels and isinstance(event, ast.Constant):
+                    emitted.add(event.value)
     documented = set(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", (repo / "tracker" / "FORMAT.md").read_text(), re.M))
     assert emitted - documented == set()
     assert documented - emitted == {"library.log"}  # emitted through tracker._logcapture's constant

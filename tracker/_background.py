@@ -1,4 +1,4 @@
-"""The process's one timer thread: it starts what a run defers (the git lookup, the system sampler).
+"""The process's one timer thread: it starts what a run defers (the metadata lookups, the system sampler).
 
 init() would otherwise start a thread per deferred job (the git-state lookup 0.5 s after init(), the
 sampler's first sample after 1 s), and ``threading.Thread.start()`` makes the caller wait until the
@@ -21,6 +21,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 Work = Callable[[], object]
 
@@ -51,6 +52,38 @@ def call_later(delay: float, work: Work) -> Timer:
     _start()
     _new.put(timer)
     return timer
+
+
+class Service(Protocol):
+    def stop(self) -> None: ...
+
+
+class Deferred:
+    """A service built on the timer thread ``delay`` seconds from now, unless stopped first.
+
+    ``stop()`` stops it whether or not it was built yet; none is built after ``stop()`` returns. What
+    builds it runs on the timer thread, so its module is imported there, not on init()'s path.
+    """
+
+    __slots__ = ("_build", "_lock", "_service", "_stopped", "_timer")
+
+    def __init__(self, delay: float, build: Callable[[], Service]) -> None:
+        self._build, self._service, self._stopped = build, None, False
+        self._lock = threading.Lock()
+        self._timer = call_later(delay, self._begin)
+
+    def _begin(self) -> None:
+        with self._lock:
+            if not self._stopped:
+                self._service = self._build()
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._stopped = True
+            service = self._service
+        if service is not None:
+            service.stop()
 
 
 def _start() -> None:

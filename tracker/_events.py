@@ -7,7 +7,7 @@ documented in ``tracker/FORMAT.md`` ("Debug events").
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tracker import _logs
 
@@ -27,30 +27,44 @@ def run_opened(log: DebugLog | None, run: Run, claim: Claim, resolved: Settings,
     if "hydra" in sys.modules or "submitit" in sys.modules:  # their logging is loaded: copy the job's records
         log.capture_libraries(resolved.log_level)
     sources = resolved.sources()
-    log.info(
-        "settings.resolved",
-        sources=sources,
-        values={name: getattr(resolved, name) for name in sources},
-    )
     action = "resumed" if run.resumed else ("replaced" if claim.replaced_to else "new")
     reason = claim.reason
     if run.resumed and claim.action == "new":
         reason = "the tracking server has this run and this store has not: continued from the server's copy"
-    log.info(
-        "identity.decided",
-        action=action,
-        reason=reason,
-        run_id=claim.run_id,
-        project=claim.project,
-        id_source=sources.get("run_id"),
-        resume=resolved.resume,
-        replaced_to=claim.replaced_to,
-    )
     lock = claim.lock
+    events: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            "info",
+            "settings.resolved",
+            {"sources": sources, "values": {name: getattr(resolved, name) for name in sources}},
+        ),
+        (
+            "info",
+            "identity.decided",
+            {
+                "action": action,
+                "reason": reason,
+                "run_id": claim.run_id,
+                "project": claim.project,
+                "id_source": sources.get("run_id"),
+                "resume": resolved.resume,
+                "replaced_to": claim.replaced_to,
+            },
+        ),
+    ]
     if lock.waited_for is not None:
-        log.info("lock.waited", path=lock.path, waited_s=round(lock.waited, 3), holder=lock.waited_for)
-    log.debug("lock.taken", path=lock.path)
-    log.info("run.init", project=claim.project, dir=claim.paths.directory, mode=mode, settings=resolved.to_dict())
+        events.append(
+            ("info", "lock.waited", {"path": lock.path, "waited_s": round(lock.waited, 3), "holder": lock.waited_for})
+        )
+    events.append(("debug", "lock.taken", {"path": lock.path}))
+    events.append(
+        (
+            "info",
+            "run.init",
+            {"project": claim.project, "dir": claim.paths.directory, "mode": mode, "settings": resolved.to_dict()},
+        )
+    )
+    log.events(events)  # one write for the four
     _logs.host_event(
         claim.root,
         "info",

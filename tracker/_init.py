@@ -37,7 +37,7 @@ from tracker._journal import (
     run_record_problem,
 )
 from tracker._logs import DebugLog
-from tracker._metadata import GIT_STATE_DELAY_S, collect, git_head, git_state, program_path, utc_now_iso
+from tracker._metadata import DEFERRED_METADATA_DELAY_S, collect, completed, git_head, program_path, utc_now_iso
 from tracker._names import new_run_id, new_run_name
 from tracker._run import Identity, Run
 from tracker._settings import Settings
@@ -456,7 +456,7 @@ def _after_start(
             _run.save_code(run, program_path())
         except OSError as error:
             console.warn(f"save_code: the program could not be saved with the run ({error.strerror or error})")
-    _add_git_metadata(run, metadata)
+    _complete_metadata_later(run, metadata)
     _events.run_opened(log, run, claim, resolved, mode)
     console.info(f"run {run.name} ({claim.run_id}) -> {paths.directory}", silent=resolved.silent)
     if prior is not None:
@@ -499,23 +499,22 @@ def _metadata(start: float, prior: _Prior | None, resolved: Settings) -> dict[st
     return metadata
 
 
-def _add_git_metadata(run: Run, metadata: dict[str, Any]) -> None:
-    """Remote and dirty flag from a background thread, which finish() does not wait for: a run that ends
-    first keeps them unknown (null)."""
-    git = metadata.get("git")
-    if git is None:
+def _complete_metadata_later(run: Run, metadata: dict[str, Any]) -> None:
+    """What init() does not wait for (git's remote and dirty flag, a login name only NSS knows), added from a
+    background thread that finish() does not wait for: a run that ends first keeps them unknown (null)."""
+    if metadata.get("git") is None and metadata.get("user") is not None:
         return
 
-    def add_state() -> None:
+    def complete() -> None:
         if run.status == "running":
-            run.add_metadata({**metadata, "git": {**git, **git_state(git["root"])}})
+            run.add_metadata(completed(metadata))
 
     def start_lookup() -> None:  # `git status` can take seconds: never on the timer thread itself
         if run.status == "running":
-            threading.Thread(target=add_state, name="tracker-git-metadata", daemon=True).start()
+            threading.Thread(target=complete, name="tracker-metadata", daemon=True).start()
 
     # not while init() and the first log() calls run (the GIL, the import lock); a shorter run starts no thread
-    _background.call_later(GIT_STATE_DELAY_S, start_lookup)
+    _background.call_later(DEFERRED_METADATA_DELAY_S, start_lookup)
 
 
 def _disabled_run(resolved: Settings, config: dict[str, Any]) -> Run:

@@ -25,6 +25,8 @@ import threading
 import time
 from typing import Any
 
+from tracker import _redact
+
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 DEFAULT_LEVEL = "info"
 # run logs open in this process: the warnings shown to the user are written to each of them
@@ -72,12 +74,20 @@ class DebugLog:
 
     def event(self, level: str, event: str, *, at: float | None = None, **fields: Any) -> None:
         """Write one event if its level passes this log's threshold; dropped (and noted) once closed."""
-        if LEVELS[level] < self._threshold:
+        self.events([(level, event, fields)], at=at)
+
+    def events(self, events: list[tuple[str, str, dict[str, Any]]], *, at: float | None = None) -> None:
+        """Write several ``(level, event, fields)`` at once (one ``write()``: init() has four to say)."""
+        kept = [(level, event, fields) for level, event, fields in events if LEVELS[level] >= self._threshold]
+        if not kept:
             return
         if self._closed:
-            self._note_dropped(event)
+            for _level, event, _fields in kept:
+                self._note_dropped(event)
             return
-        _write(self._path, level, event, {**self._context, **fields}, at or time.time(), os.getpid(), self._echo)
+        context = self._context
+        events = [(level, event, {**context, **fields}) for level, event, fields in kept]
+        _write(self._path, events, at or time.time(), os.getpid(), self._echo)
 
     def open_for_run(self) -> None:
         """Make this the log of a live run: warnings shown from now on (and those pending) are written here."""
@@ -155,10 +165,7 @@ def host_event(root: str, level: str, event: str, **fields: Any) -> None:
     from tracker import _layout
     from tracker._metadata import hostname
 
-    path = _layout.host_log(root, hostname())
-    with contextlib.suppress(OSError):  # the writer drops the event if the store cannot be written
-        _layout.ensure_dir(os.path.dirname(path))
-    DebugLog(path, level="debug").event(level, event, **fields)
+    DebugLog(_layout.host_log(root, hostname()), level="debug").event(level, event, **fields)
 
 
 def begin_init() -> None:
@@ -167,27 +174,39 @@ def begin_init() -> None:
 
 
 class _AppendFile:
-    """The output end: one write() per rendered line on an O_APPEND descriptor (never torn, never buffered).
+    """The output end: one write() per rendered batch of lines on an O_APPEND descriptor (never torn, never
+    buffered).
 
-    Only the file's own directory is created (a run's ``logs/``), never its parents: an event for a
-    run directory that is gone must not bring it back.
+    Only the file's own directory is created (a run's ``logs/``, the store's ``.logs/``), and only when
+    the file cannot be opened without it; never its parents: an event for a run directory that is gone
+    must not bring it back.
     """
 
     __slots__ = ("fd",)
 
     def __init__(self, path: str) -> None:
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(os.path.dirname(path) or ".")
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        try:
+            self.fd = os.open(path, flags, 0o644)
+        except FileNotFoundError:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(os.path.dirname(path) or ".")
+            self.fd = os.open(path, flags, 0o644)
 
-    def write_line(self, line: str) -> None:
-        os.write(self.fd, (line + "\n").encode("utf-8", "backslashreplace"))
+    def write_lines(self, lines: str) -> None:
+        os.write(self.fd, lines.encode("utf-8", "backslashreplace"))
+
+
+_second_text: tuple[int, str] = (-1, "")  # the last whole second stamped, formatted (strftime is the dear part)
 
 
 def _stamp(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-    event["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(event["timestamp"])) + (
-        f".{int(event['timestamp'] % 1 * 1e6):06d}Z"
-    )
+    global _second_text
+    timestamp = event["timestamp"]
+    second = int(timestamp)
+    if _second_text[0] != second:
+        _second_text = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    event["timestamp"] = f"{_second_text[1]}.{int(timestamp % 1 * 1e6):06d}Z"
     return event
 
 
@@ -215,8 +234,6 @@ def processors() -> tuple[Any, ...]:
     loads rich and asyncio) costs several times ``import tracker`` whole, and init() writes its events
     (measured in tracker/FORMAT.md, "Why the writer does not import structlog").
     """
-    from tracker import _redact
-
     return (_stamp, _redact.processor, _echo)
 
 
@@ -231,23 +248,29 @@ def _pipeline() -> tuple[Any, ...]:
     return processors()
 
 
-def _write(path: str, level: str, event: str, fields: dict[str, Any], timestamp: float, pid: int, echo: bool) -> None:
-    """Render one event and append it to its file; any failure loses the event, never the caller's work."""
+def _render_line(level: str, event: str, fields: dict[str, Any], timestamp: float, pid: int, echo: bool) -> str:
+    """One event through the pipeline, as a line; one that cannot be rendered is written as such."""
     record = {"timestamp": timestamp, "level": level, "event": event, "pid": pid, "_echo": echo}
     record.update((key, value) for key, value in fields.items() if key not in _COMMON)
     try:
-        try:
-            for processor in _pipeline():
-                record = processor(None, level, record)
-            line = _render(record)
-        except (TypeError, ValueError) as error:  # one event that cannot be rendered is written as such
-            fallback = {"event": event, "level": level, "unrenderable": f"{type(error).__name__}: {error}"}
-            line = _render({key: _safe(value) for key, value in fallback.items()})
+        for processor in _pipeline():
+            record = processor(None, level, record)
+        return _render(record) + "\n"
+    except (TypeError, ValueError) as error:
+        fallback = {"event": event, "level": level, "unrenderable": f"{type(error).__name__}: {error}"}
+        return _render({key: _safe(value) for key, value in fallback.items()}) + "\n"
+
+
+def _write(path: str, events: list[tuple[str, str, dict[str, Any]]], timestamp: float, pid: int, echo: bool) -> None:
+    """Render events and append them to their file with one write; any failure loses them, never the
+    caller's work."""
+    try:
+        lines = "".join(_render_line(level, event, fields, timestamp, pid, echo) for level, event, fields in events)
         with _writing:
             output = _outputs.get(path)
             if output is None:
                 output = _outputs[path] = _AppendFile(path)
-            output.write_line(line)
+            output.write_lines(lines)
     except Exception:  # a full disk or a vanished directory must never stop training
         return
 

@@ -21,13 +21,25 @@ def program_path() -> str | None:
     return os.path.abspath(path) if path else None
 
 
+# where getpass.getuser() looks first, in its order
+_LOGIN_VARIABLES = ("LOGNAME", "USER", "LNAME", "USERNAME")
+
+
 @functools.cache
-def _user() -> str | None:
-    """The login name, looked up once per process (without $USER it reads the password database)."""
+def login_name() -> str | None:
+    """The login name, looked up once per process: from the environment, else the password database (NSS,
+    which on a cluster may ask LDAP or sssd: so init() does not wait for it, see ``_login_name_now``)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):
         return None
+
+
+def _login_name_now() -> str | None:
+    """The login name if it costs no lookup (in the environment, or looked up already), else None."""
+    if login_name.cache_info().currsize:
+        return login_name()
+    return next((os.environ[name] for name in _LOGIN_VARIABLES if os.environ.get(name)), None)
 
 
 def slurm_job(environ: dict[str, str]) -> dict[str, Any] | None:
@@ -52,11 +64,12 @@ def hostname() -> str:
 
 def collect(start_time: float) -> dict[str, Any]:
     """The cheap part, recorded synchronously at init()."""
-    environ = dict(os.environ)
+    environ = os.environ  # names only, then the hits: a copy or items() would decode every value
+    slurm = {name: environ[name] for name in environ if name.startswith(("SLURM_", "SLURMD_"))}
     return {
         "host": hostname(),
         "pid": os.getpid(),
-        "user": _user(),
+        "user": _login_name_now(),  # completed() looks it up when only the password database has it
         "python": sys.version.split()[0],  # what platform.python_version() reads, without importing it
         "python_executable": sys.executable,
         "platform": sys.platform,
@@ -64,8 +77,8 @@ def collect(start_time: float) -> dict[str, Any]:
         "argv": list(sys.argv),
         "cwd": os.getcwd(),
         "started_at": utc_now_iso(start_time),
-        "slurm": {key: value for key, value in environ.items() if key.startswith(("SLURM_", "SLURMD_"))} or None,
-        "slurm_job": slurm_job(environ),
+        "slurm": slurm or None,
+        "slurm_job": slurm_job(slurm),
     }
 
 
@@ -133,9 +146,19 @@ def git_head(program: str | None) -> dict[str, Any] | None:
     return {"root": root, "commit": head, "branch": "HEAD"}
 
 
-# How long after init() the remote and dirty flag are looked up: `git status` and importing subprocess
-# would otherwise hold the GIL and the import lock while init() and the first log() calls run.
-GIT_STATE_DELAY_S = 0.5
+# How long after init() completed() runs: `git status`, importing subprocess and a password-database
+# lookup would otherwise hold the GIL and the import lock while init() and the first log() calls run.
+DEFERRED_METADATA_DELAY_S = 0.5
+
+
+def completed(metadata: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` with what init() left for later, looked up from a background thread: the login name
+    (when only the password database has it) and git's remote and dirty flag (``git status``)."""
+    done = {**metadata, "user": metadata.get("user") or login_name()}
+    git = metadata.get("git")
+    if git is not None:
+        done["git"] = {**git, **git_state(git["root"])}
+    return done
 
 
 def git_state(root: str) -> dict[str, Any]:

@@ -55,10 +55,15 @@ def add_secret(value: str | None) -> None:
         _known = (*_known, value)
 
 
+_PLAIN = frozenset((bool, int, float))
+
+
 def redact(value: Any, key: str | None = None) -> Any:
     """``value`` with secrets replaced: the whole value under a secret key name, else secrets inside text."""
     if key is not None and _is_secret_name(key) and value not in (None, "", False):
         return REDACTED
+    if value is None or type(value) in _PLAIN:  # most fields: nothing to look into
+        return value
     if isinstance(value, str):
         return _redact_text(value)
     if isinstance(value, dict):
@@ -68,7 +73,9 @@ def redact(value: Any, key: str | None = None) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_secret_name(key: str) -> bool:
+    """Cached: the same few dozen field and setting names come back in every event."""
     name = key.lower()
     return any(part in name for part in _SECRET_KEY_PARTS)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from threading import get_ident
 from typing import Any, Literal
 
-from tracker import _journal, _layout, _output, _process, _validate, console
+from tracker import _background, _journal, _layout, _output, _process, _validate, console
 from tracker._config import Config
 from tracker._errors import StorageError, UsageError
 from tracker._journal import EVENT, MAX_STEP, RESERVED_KEYS, RUNTIME, STEP, TIMESTAMP
@@ -109,7 +109,7 @@ class Run:
         self._url: str | None = None
         self._upload_timeout = 0.0
         self._capture: _output.Capture | None = None
-        self._sampler: Any = None  # a _system.Sampler, imported only when metrics are on
+        self._sampler: _background.Deferred | None = None  # the system sampler, built after a delay
         self._finish_hooks: list[Callable[[], None]] = []  # integrations' teardowns, run once the run has ended
 
     # ------------------------------------------------------------------ identity
@@ -652,15 +652,27 @@ def journal_id(run: Run) -> str:
     return str(run._record["journal_id"])
 
 
+# The system sampler is built this long after init() (at most one interval): importing its module and
+# psutil and walking the process tree hold the GIL for milliseconds, which would stall init() and the
+# caller's first log() calls; a shorter run builds none.
+FIRST_SAMPLE_DELAY_S = 1.0
+
+
 def start_services(run: Run, *, capture_console: bool, system_metrics_interval: float | None) -> None:
     """Copy stdout/stderr to the run's output.log, and sample system metrics to its system.jsonl from a
     background thread (None: off); both until finish()."""
     if capture_console:
         run._capture = _output.Capture(os.path.join(run._paths.directory, _output.OUTPUT_FILE))
     if system_metrics_interval is not None:
-        from tracker import _system
+        directory, started = run._paths.directory, run._start - run._runtime_offset
 
-        run._sampler = _system.Sampler(run._paths.directory, system_metrics_interval, run._start - run._runtime_offset)
+        def build_sampler() -> _background.Service:
+            from tracker import _system
+
+            return _system.Sampler(directory, system_metrics_interval, started)
+
+        delay = min(system_metrics_interval, FIRST_SAMPLE_DELAY_S)
+        run._sampler = _background.Deferred(delay, build_sampler)
 
 
 def attach_streamer(run: Run, streamer: Any, url: str, upload_timeout: float) -> None:

@@ -201,7 +201,8 @@ def getenv(variable: str) -> str | None:
 def _tracker_variables() -> dict[str, str]:
     """The TRACKER_* and WANDB_* variables, read in one pass: each miss in ``os.environ.get`` raises and
     catches a KeyError, and init() looks up some fifty names."""
-    return {name: value for name, value in os.environ.items() if name.startswith(("TRACKER_", "WANDB_"))}
+    environ = os.environ  # its items() would decode every value (and re-encode every name): keys only, then hits
+    return {name: environ[name] for name in environ if name.startswith(("TRACKER_", "WANDB_"))}
 
 
 def environment_value(environ: Mapping[str, str], variable: str) -> tuple[str, str] | None:
@@ -294,10 +295,12 @@ class Settings:
         self._fill(_parse(values, lambda name: name), "settings")
 
     def _fill(self, values: Mapping[str, Any], source: str | Mapping[str, str]) -> None:
-        for name, spec in FIELDS.items():
-            object.__setattr__(self, name, values.get(name, spec.default))
-        given = dict.fromkeys(values, source) if isinstance(source, str) else dict(source)
-        object.__setattr__(self, "_given", given)
+        """Set every field at once (``values`` holds setting names only, already parsed): init() builds
+        five of these, and a frozen dataclass's per-field ``object.__setattr__`` costs more than that."""
+        state = vars(self)
+        state.update(_DEFAULTS)
+        state.update(values)
+        state["_given"] = dict.fromkeys(values, source) if isinstance(source, str) else dict(source)
 
     @classmethod
     def _of(cls, values: Mapping[str, Any], source: str | Mapping[str, str]) -> Settings:
@@ -371,6 +374,8 @@ class Settings:
 
 FIELDS: dict[str, Field[Any]] = {spec.name: spec for spec in fields(Settings) if not spec.name.startswith("_")}
 """Every setting by name, in the order of the table."""
+
+_DEFAULTS: dict[str, Any] = {name: spec.default for name, spec in FIELDS.items()}
 
 INIT_KEYWORDS: dict[str, str] = {
     spec.metadata["keyword"]: name for name, spec in FIELDS.items() if spec.metadata["keyword"] is not None

@@ -15,8 +15,6 @@ from typing import Any
 
 import orjson
 
-from tracker import _background
-
 SYSTEM_FILE = "system.jsonl"
 
 
@@ -48,18 +46,14 @@ def _gpu_sampler() -> Any:
     return sample
 
 
-# The first sample waits this long (at most one interval): importing psutil and walking the process tree
-# hold the GIL for milliseconds, which would stall the caller's first log() calls right after init().
-# Its thread only starts then (from the process's timer thread, tracker._background), so init() starts none.
-FIRST_SAMPLE_DELAY_S = 1.0
-
-
 class Sampler:
-    """Samples every ``interval`` seconds until ``stop()``; the first after ``FIRST_SAMPLE_DELAY_S`` at most.
+    """Samples every ``interval`` seconds, from a thread started at once, until ``stop()``.
 
-    ``stop()`` does not wait for the thread (which may still be importing psutil or reading /proc):
-    it only waits for a write in progress, and no sample is written after it returns, so the file
-    keeps one writer even when another process resumes the run at once.
+    A run builds its sampler only after a delay (``tracker._run.FIRST_SAMPLE_DELAY_S``, on the timer
+    thread), so neither this module nor psutil is imported on init()'s path. ``stop()`` does not wait
+    for the thread (which may still be importing psutil or reading /proc): it only waits for a write in
+    progress, and no sample is written after it returns, so the file keeps one writer even when another
+    process resumes the run at once.
     """
 
     def __init__(self, run_directory: str, interval: float, started: float) -> None:
@@ -69,12 +63,7 @@ class Sampler:
         self._started = started
         self._stopping = threading.Event()
         self._writing = threading.Lock()
-        self._thread_start = _background.call_later(min(interval, FIRST_SAMPLE_DELAY_S), self._start_thread)
-
-    def _start_thread(self) -> None:
-        with self._writing:
-            if not self._stopping.is_set():
-                threading.Thread(target=self._loop, name="tracker-system-metrics", daemon=True).start()
+        threading.Thread(target=self._loop, name="tracker-system-metrics", daemon=True).start()
 
     def _loop(self) -> None:
         try:
@@ -127,7 +116,6 @@ class Sampler:
 
     def stop(self) -> None:
         """No sample is written once this returns (a write in progress is waited for, nothing else)."""
-        self._thread_start.cancel()
         with self._writing:
             self._stopping.set()
 
