@@ -68,7 +68,8 @@ class Deferred:
     __slots__ = ("_build", "_lock", "_service", "_stopped", "_timer")
 
     def __init__(self, delay: float, build: Callable[[], Service]) -> None:
-        self._build, self._service, self._stopped = build, None, False
+        self._build, self._stopped = build, False
+        self._service: Service | None = None
         self._lock = threading.Lock()
         self._timer = call_later(delay, self._begin)
 
