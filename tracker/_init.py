@@ -456,11 +456,12 @@ def _after_start(
             _run.save_code(run, program_path())
         except OSError as error:
             console.warn(f"save_code: the program could not be saved with the run ({error.strerror or error})")
-    _complete_metadata_later(run, metadata)
     _events.run_opened(log, run, claim, resolved, mode)
     console.info(f"run {run.name} ({claim.run_id}) -> {paths.directory}", silent=resolved.silent)
     if prior is not None:
         console.info(f"resumed at step {prior.starting_step}", silent=resolved.silent)
+    # last: the first call_later starts the timer thread, which would take the GIL at init()'s next write
+    _complete_metadata_later(run, metadata)
 
 
 def _identity(
