@@ -47,6 +47,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="stop building a reading fixture after this long and say so (default: none; 3 with --quick)",
     )
     parser.add_argument(
+        "--log-cap",
+        type=float,
+        metavar="SECONDS",
+        help="stop a tool's 10,000-step log workload after this long and say so: its log() cost and rate stand, "
+        "its init-to-finish covers fewer steps (default: none; 4 with --quick)",
+    )
+    parser.add_argument(
         "--kill-grace",
         type=float,
         metavar="SECONDS",
@@ -66,6 +73,8 @@ def main(argv: list[str]) -> int:
         scale = dataclasses.replace(scale, reps=args.reps)
     if args.fixture_cap is not None:
         scale = dataclasses.replace(scale, fixture_cap_s=args.fixture_cap)
+    if args.log_cap is not None:
+        scale = dataclasses.replace(scale, log_cap_s=args.log_cap)
     if args.kill_grace is not None:
         scale = dataclasses.replace(scale, kill_grace_s=args.kill_grace)
     base = args.workdir.resolve() if args.workdir else None

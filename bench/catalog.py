@@ -94,7 +94,7 @@ class Scale:
     reps: int = 3
     log_steps: int = 10_000
     log_keys: int = 10
-    log_cap_s: float | None = None  # --quick: stop logging after this long and say so
+    log_cap_s: float | None = None  # --log-cap (4 s with --quick): stop logging after this long and say so
     durability_steps: int = 1000
     kill_grace_s: float = 1.0  # after the SIGKILL, time left to helper processes before they are killed too
     sweep_runs: int = 16

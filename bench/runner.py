@@ -170,7 +170,7 @@ class Runner:
         values["disk_bytes"] = procs.disk_bytes(root)
         notes: Notes = {}
         if values["steps"] < s.log_steps:
-            notes["*"] = [f"{values['steps']:,}/{s.log_steps:,} steps (quick cap)"]
+            notes["*"] = [f"{values['steps']:,}/{s.log_steps:,} steps (capped at {s.log_cap_s:g} s)"]
         return values, notes
 
     def _w_durability(self, tool: str, root: Path) -> Measured:
