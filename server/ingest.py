@@ -71,7 +71,7 @@ _INSERT_AXIS = insert(series_axes)
 def _update_run(columns: tuple[str, ...]) -> Any:
     """The UPDATE of a run's row setting these columns (``rows`` is added to the count), built once per set of
     columns: a batch usually sets the same few, and building a statement costs more than running it."""
-    bound = {column: bindparam(f"v_{column}", type_=runs.c[column].type) for column in columns}
+    bound: dict[str, Any] = {column: bindparam(f"v_{column}", type_=runs.c[column].type) for column in columns}
     if "rows" in bound:
         bound["rows"] = runs.c.rows + bound["rows"]
     return update(runs).where(runs.c.id == bindparam("b_run_pk")).values(bound)
