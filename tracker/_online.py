@@ -174,6 +174,7 @@ class Uploader:
         """Ask the server how far it has this journal (0 for a run it does not know)."""
         answer = self.client.get(self.path)
         if answer.status == 404:
+            self._remote_files = {}  # a run the server does not have has no files there either
             self._move_to(0)
             return
         self._check(answer)
