@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
+import numpy as np  # with the server, not with its first batch: numpy takes a quarter second of CPU to import
 import orjson
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -245,8 +246,6 @@ def series(columns: dict[str, tuple[Any, ...]]) -> Series:
     Keys that are numbers in every row (the usual case) are converted and summarised together, as one
     matrix, so a batch costs a few numpy calls, not work per key.
     """
-    import numpy as np
-
     steps = np.array(columns[STEP], dtype="<i8")
     stamps = np.array(columns.get(TIMESTAMP) or [None] * len(steps), dtype="<f8")  # None: NaN
     dense, sparse = [], []

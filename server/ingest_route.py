@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from fastapi import HTTPException
 from fastapi.security.utils import get_authorization_scheme_param
+from starlette.concurrency import run_in_threadpool
 
 from server import accounts, ingest
 from server.db import Store
@@ -82,8 +83,6 @@ class IngestLane:
                 return
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
-        from starlette.concurrency import run_in_threadpool
-
         entity, project, run_id = found.groups()
         body = b"".join(chunks)
         try:
