@@ -338,12 +338,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
         viewer: Viewer, entity: Identifier, project: Identifier, run_id: Identifier, request: Request
     ) -> Any:
         # a well-formed batch with a key is answered by ingest_route.IngestLane before it gets here
-        from starlette.concurrency import run_in_threadpool
-
-        body = await request.body()
-        status, answer = await run_in_threadpool(
-            ingest_route.ingest_batch, store, viewer, entity, project, run_id, body
-        )
+        status, answer = await ingest_route.ingest_batch(store, viewer, entity, project, run_id, await request.body())
         return ORJSONResponse(answer, status_code=status)
 
     @app.get(
