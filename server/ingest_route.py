@@ -24,10 +24,9 @@ from server import accounts, ingest
 from server.db import Store
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
-# One batch's parsing and packing at a time in a process: that work holds the GIL, so batches prepared in
-# several threads at once only take turns every few milliseconds, each turn evicting the other's rows
-# from the CPU's caches; one after the other they cost less CPU, and the machine's cores are kept busy
-# by the other worker processes and the database.
+# One batch packed at a time in a process: packing holds the GIL, so batches packed in several threads at
+# once only take turns every few milliseconds, each turn evicting the other's rows from the CPU's caches;
+# the machine's cores are kept busy by the other worker processes, the event loop and the database.
 _PREPARING = threading.Lock()
 
 
