@@ -39,14 +39,17 @@ TRACKER_CLIENT = textwrap.dedent("""
         print("ready", flush=True)
         while not os.path.exists(go):  # every client starts logging at once
             time.sleep(0.001)
+        cpu, calls = time.process_time(), time.thread_time()
         for step in range(steps):
             row = {f"m{k}": step * 0.001 + k for k in range(10)}
             started = clock()
             run.log(row)
             costs.append(clock() - started)
+        calls = time.thread_time() - calls  # the logging thread's own CPU (the rest: streaming, finishing)
     costs.sort()
     print(json.dumps({"median_us": costs[len(costs) // 2] / 1e3, "mean_us": sum(costs) / len(costs) / 1e3,
-                      "done": time.time()}))
+                      "done": time.time(), "cpu_s": time.process_time() - cpu,
+                      "log_cpu_s": calls}))
 """)
 
 MLFLOW_CLIENT = textwrap.dedent("""
@@ -97,6 +100,78 @@ def _fresh_postgres(base: str, name: str) -> str:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
     return base.rsplit("/", 1)[0] + "/" + name
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a live process (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            found[int(entry)] = (parent, command)
+    return found
+
+
+def _server_side(root: int, database: str | None) -> list[int]:
+    """The server's processes (``root`` and its descendants) and, for PostgreSQL, the database's: its
+    backends serving ``database`` and its shared background processes (WAL writer, checkpointer...)."""
+    processes = _processes()
+    tree, grown = {root}, True
+    while grown:
+        grown = False
+        for pid, (parent, _) in processes.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grown = True
+    ours = sorted(tree)
+    if database is not None:
+        for pid, (_, command) in processes.items():
+            if command.startswith("postgres: ") and (f" {database} " in command or "(" not in command):
+                ours.append(-pid)  # negative: counted as the database's
+    return ours
+
+
+def _idle_jiffies() -> tuple[int, int]:
+    """(idle, all) CPU time of the whole machine so far, in clock ticks (/proc/stat)."""
+    with open("/proc/stat") as handle:
+        ticks = [int(field) for field in handle.readline().split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks)
+
+
+class CpuMeter:
+    """CPU seconds of the server's processes and of PostgreSQL's over a stretch of time (processes that
+    start meanwhile are counted from zero; robust to other load on the machine, unlike wall rates)."""
+
+    def __init__(self, root: int, database: str | None) -> None:
+        self.root, self.database = root, database
+        self.start = {pid: _process_cpu(abs(pid)) for pid in _server_side(root, database)}
+        self.idle = _idle_jiffies()
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds of the server and the database, and the machine's idle share meanwhile (CPUs left
+        unused: waits in the pipeline rather than work)."""
+        idle, ticks = (now - before for now, before in zip(_idle_jiffies(), self.idle, strict=True))
+        spent = {"server": 0.0, "database": 0.0, "idle_share": idle / max(ticks, 1)}
+        for pid in _server_side(self.root, self.database):
+            used = _process_cpu(abs(pid)) - self.start.get(pid, 0.0)
+            spent["server" if pid > 0 else "database"] += used
+        return spent
 
 
 class TrackerServer:
@@ -167,17 +242,23 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int, worker
         ]
         for child in children:
             assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        database = db.rsplit("/", 1)[1] if db else None
+        meter = CpuMeter(server.process.pid, database)
         started = time.time()
         go.touch()
         reports = [_report(child) for child in children]
         finished = max(report["done"] for report in reports)
+        spent = meter.stop()
+        millions = clients * steps * 10 / 1e6
         import tracker
 
         api = tracker.Api(base_url=server.url, api_key=server.key)
         rows = {run.id: run._run["rows"] for run in api.runs("bench")}
         complete = all(rows.get(f"client{i}") == steps for i in range(clients))
         visible = _visibility(server, env, work)
-        capacity = _capacity(server)
+        meter = CpuMeter(server.process.pid, database)
+        capacity, capacity_metrics = _capacity(server)
+        capacity_spent = meter.stop()
         (work / "go-offline").touch()
         offline = json.loads(
             subprocess.run(
@@ -207,6 +288,18 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int, worker
             "batches": len(latencies),
             "visible_ms": visible,
             "server_capacity_metrics_per_s": capacity,
+            # CPU seconds per million metrics end to end: the clients (logging, streaming, finishing), the
+            # server's processes, PostgreSQL's; and the server's and PostgreSQL's alone in the capacity phase
+            "cpu_s_per_M": {
+                "clients": sum(report["cpu_s"] for report in reports) / millions,
+                "clients_log_calls": sum(report["log_cpu_s"] for report in reports) / millions,
+                "server": spent["server"] / millions,
+                "database": spent["database"] / millions,
+                "total": (sum(report["cpu_s"] for report in reports) + spent["server"] + spent["database"]) / millions,
+                "capacity_server": capacity_spent["server"] / (capacity_metrics / 1e6),
+                "capacity_database": capacity_spent["database"] / (capacity_metrics / 1e6),
+            },
+            "machine_idle_share": spent["idle_share"],
             "log_online_median_us": statistics.median(report["median_us"] for report in reports),
             "log_online_mean_us": statistics.median(report["mean_us"] for report in reports),
             "log_offline_median_us": offline["median_us"],
@@ -220,9 +313,10 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int, worker
 
 def _capacity(
     server: TrackerServer, runs: int = 16, batches: int = 10, rows: int = 1000, connections: int = 4
-) -> float:
-    """Metrics per second the server ingests from batches encoded beforehand (no client logging in the way):
-    ``runs`` runs of ``batches`` batches of ``rows`` rows of 10 scalars, over ``connections`` connections."""
+) -> tuple[float, int]:
+    """(metrics per second, metrics) the server ingests from batches encoded beforehand (no client logging in
+    the way): ``runs`` runs of ``batches`` batches of ``rows`` rows of 10 scalars, over ``connections``
+    connections."""
     import http.client
     import threading
 
@@ -265,7 +359,8 @@ def _capacity(
     elapsed = time.perf_counter() - started
     if failures:
         raise RuntimeError(f"the capacity phase got non-200 answers: {failures[:5]}")
-    return runs * batches * rows * 10 / elapsed
+    metrics = runs * batches * rows * 10
+    return metrics / elapsed, metrics
 
 
 PROBE = textwrap.dedent("""

@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 import tracker
-from server import accounts, ingest, reads
+from server import accounts, ingest_route, reads
 from server.db import Store
 from server.files import RunFiles
 from server.schema import journal_cursors
@@ -228,12 +228,7 @@ def _viewer(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> accounts.Viewer:
     """Who the request acts for; 401 without a valid key (never saying which part was wrong)."""
-    if credentials is None:
-        raise HTTPException(401, "an API key is needed (Authorization: Bearer <key>)", {"WWW-Authenticate": "Bearer"})
-    with request.app.state.store.reading() as connection:
-        found = accounts.authenticate(connection, credentials.credentials)
-    if found is None:
-        raise HTTPException(401, "this API key is not valid (unknown or revoked)", {"WWW-Authenticate": "Bearer"})
+    found = ingest_route.viewer_of(request.app.state.store, credentials.credentials if credentials else None)
     request.state.key_id = found.key_id
     return found
 
@@ -342,26 +337,9 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
     async def post_batch(
         viewer: Viewer, entity: Identifier, project: Identifier, run_id: Identifier, request: Request
     ) -> Any:
-        if entity not in viewer.entities:
-            raise not_found(entity, project, run_id)
-        try:
-            batch = ingest.parse(await request.body())
-        except ingest.BatchError as error:
-            raise HTTPException(400, str(error)) from None
-        from starlette.concurrency import run_in_threadpool
-
-        def apply() -> ingest.Outcome:
-            prepared = ingest.prepare(batch)  # outside the transaction: writers queue for it
-            with store.writing() as connection:
-                entity_id = accounts.entity_id(connection, entity)
-                return ingest.apply(connection, entity_id, project, run_id, batch, prepared)
-
-        try:
-            outcome = await run_in_threadpool(apply)
-        except ingest.BatchError as error:
-            raise HTTPException(400, str(error)) from None
-        body = {"status": outcome.status, "end": outcome.end}
-        return ORJSONResponse(body, status_code=409 if outcome.status == "gap" else 200)
+        # a well-formed batch with a key is answered by ingest_route.IngestLane before it gets here
+        status, answer = await ingest_route.ingest_batch(store, viewer, entity, project, run_id, await request.body())
+        return ORJSONResponse(answer, status_code=status)
 
     @app.get(
         "/api/runs/{entity}/{project}/{run_id}/history",
@@ -478,7 +456,8 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
     app.include_router(ui.router(settings))
     # tracker ui polls: its terminal shows only the requests that failed
     only_failures = settings.local_entity is not None
-    return _RequestLog(_BodyLimit(app, settings.max_body), _request_log(), only_failures=only_failures)
+    lane = ingest_route.IngestLane(app, store, IDENTIFIER)
+    return _RequestLog(_BodyLimit(lane, settings.max_body), _request_log(), only_failures=only_failures)
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

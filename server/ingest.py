@@ -8,11 +8,13 @@ position, from which the client resends. Streaming, retries and ``tracker sync``
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
+import numpy as np  # with the server, not with its first batch: numpy takes a quarter second of CPU to import
 import orjson
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -64,6 +66,16 @@ _CREATED_AT = select(runs.c.created_at).where(runs.c.id == bindparam("b_run_pk")
 _INSERT_HISTORY = insert(history_chunks)
 _INSERT_SERIES = insert(series_chunks)
 _INSERT_AXIS = insert(series_axes)
+
+
+@functools.lru_cache(maxsize=256)
+def _update_run(columns: tuple[str, ...]) -> Any:
+    """The UPDATE of a run's row setting these columns (``rows`` is added to the count), built once per set of
+    columns: a batch usually sets the same few, and building a statement costs more than running it."""
+    bound: dict[str, Any] = {column: bindparam(f"v_{column}", type_=runs.c[column].type) for column in columns}
+    if "rows" in bound:
+        bound["rows"] = runs.c.rows + bound["rows"]
+    return update(runs).where(runs.c.id == bindparam("b_run_pk")).values(bound)
 
 
 class BatchError(ValueError):
@@ -234,8 +246,6 @@ def series(columns: dict[str, tuple[Any, ...]]) -> Series:
     Keys that are numbers in every row (the usual case) are converted and summarised together, as one
     matrix, so a batch costs a few numpy calls, not work per key.
     """
-    import numpy as np
-
     steps = np.array(columns[STEP], dtype="<i8")
     stamps = np.array(columns.get(TIMESTAMP) or [None] * len(steps), dtype="<f8")  # None: NaN
     dense, sparse = [], []
@@ -401,7 +411,7 @@ def apply(
         connection.execute(_INSERT_HISTORY, {**history, "count": len(prepared.rows), "rows": prepared.history})
         store_series(connection, run_pk, seq, prepared.series)
         values["last_step"] = last  # steps only grow, across journals too (a resume continues after the last)
-        values["rows"] = runs.c.rows + len(prepared.rows)
+        values["rows"] = len(prepared.rows)  # added to the count
     run = batch.get("run") or {}
     for field in IDENTITY_FIELDS:
         if field in run and run[field] is not None:
@@ -420,7 +430,7 @@ def apply(
     for field, column in (("config", "config"), ("metadata", "run_metadata"), ("summary", "summary")):
         if batch.get(field) is not None:
             values[column] = batch[field]
-    connection.execute(update(runs).where(runs.c.id == run_pk).values(**values))
+    connection.execute(_update_run(tuple(values)), {"b_run_pk": run_pk, **{f"v_{k}": v for k, v in values.items()}})
     if position is None:
         connection.execute(
             _NEW_CURSOR, {"run_pk": run_pk, "journal_id": batch["journal_id"], "end_offset": batch["end"]}

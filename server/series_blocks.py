@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 BLOCK = 16  # points per block: 32 bytes of summary stand for 16 points (128 bytes of values, 384 with the axis)
 MIN_BLOCKS_PER_BUCKET = 4  # fewer (a zoomed-in or short series): the raw points are bucketed instead
 _FIELDS = 4  # last step, min, max, last value
@@ -20,8 +22,6 @@ _FIELDS = 4  # last step, min, max, last value
 def summarise(steps: Any, values: Any) -> list[bytes]:
     """The blocks of series chunks that share one axis: ``steps`` (n int64) and ``values`` (k x n float64), one
     packed blob of four arrays per row of ``values``; a whole batch of keys costs a few numpy calls."""
-    import numpy as np
-
     starts = np.arange(0, values.shape[1], BLOCK)
     ends = np.minimum(starts + BLOCK, values.shape[1]) - 1
     with np.errstate(invalid="ignore"):
@@ -42,8 +42,6 @@ def usable(count: int, buckets: int) -> bool:
 
 def downsample(first_step: int, packed: list[bytes], buckets: int) -> tuple[Any, Any, Any, Any]:
     """(x, min, max, last) per non-empty bucket over [first_step, last step], from the chunks' blocks in order."""
-    import numpy as np
-
     parts = [_unpacked(blob) for blob in packed]
     steps, lows, highs, lasts = (np.concatenate([part[field] for part in parts]) for field in range(_FIELDS))
     return bucketed(steps.astype("f8"), lows, highs, lasts, float(first_step), buckets)
@@ -52,8 +50,6 @@ def downsample(first_step: int, packed: list[bytes], buckets: int) -> tuple[Any,
 def bucketed(axis: Any, lows: Any, highs: Any, lasts: Any, start: float, buckets: int) -> tuple[Any, Any, Any, Any]:
     """(x, min, max, last) per non-empty bucket of ``buckets`` equal ones over [start, the last x]: each
     bucket's x and last value are those of its last point (x ascending)."""
-    import numpy as np
-
     edges = np.linspace(start, axis[-1], buckets + 1)
     index = np.clip(np.searchsorted(edges, axis, side="right") - 1, 0, buckets - 1)
     starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
@@ -63,8 +59,6 @@ def bucketed(axis: Any, lows: Any, highs: Any, lasts: Any, start: float, buckets
 
 
 def _unpacked(blob: bytes) -> tuple[Any, ...]:
-    import numpy as np
-
     size = len(blob) // (8 * _FIELDS)
     kinds = ("<i8", "<f8", "<f8", "<f8")
     return tuple(np.frombuffer(blob, kind, size, field * size * 8) for field, kind in enumerate(kinds))

@@ -174,6 +174,7 @@ class Uploader:
         """Ask the server how far it has this journal (0 for a run it does not know)."""
         answer = self.client.get(self.path)
         if answer.status == 404:
+            self._remote_files = {}  # a run the server does not have has no files there either
             self._move_to(0)
             return
         self._check(answer)
@@ -198,12 +199,14 @@ class Uploader:
         """Whole journal lines from ``start`` (to ``stop``, or at most one batch), as read, and where they end."""
         try:
             with open(self.paths.history, "rb") as handle:
+                # read exactly what is there: a larger read buffer would be shrunk (copied) afterwards
+                size = os.fstat(handle.fileno()).st_size - start
                 handle.seek(start)
-                data = handle.read(MAX_BATCH_BYTES if stop is None else stop - start)
+                data = handle.read(max(0, min(size, MAX_BATCH_BYTES if stop is None else stop - start)))
         except FileNotFoundError:
             return b"", start
         end = data.rfind(b"\n") + 1
-        return data[:end], start + end
+        return data if end == len(data) else data[:end], start + end
 
     def pending(self) -> int:
         """Bytes of whole records the server does not have yet."""
@@ -242,9 +245,9 @@ class Uploader:
         if self._validate or b"\n\n" in data or data.startswith(b"\n"):
             lines = [line for line in data.split(b"\n") if line]
             good = [line for line in lines if decode_record(line) is not None] if self._validate else lines
-            records = b",".join(good)  # bad lines stay local
-        else:  # the live process wrote each line whole: ship them as read, one C pass, no decoding
-            good, records = [], data[:-1].replace(b"\n", b",")
+            records: bytes | memoryview = b",".join(good)  # bad lines stay local
+        else:  # the live process wrote each line whole: ship them as read, one C pass, no decoding or copy
+            good, records = [], memoryview(data.replace(b"\n", b","))[:-1]
         if self._live_summary is not None:
             summary = self._live_summary()
         else:
@@ -253,7 +256,7 @@ class Uploader:
                     self._fold(line)
                 self._folded_to = end
             summary = self.summary.values
-        parts = [
+        parts: list[bytes | memoryview] = [
             b'{"live":',
             b"true" if self._state is None else b"false",
             b',"journal_id":',
@@ -265,7 +268,7 @@ class Uploader:
         ]
         for field, (value, _) in files.items():
             parts += [b',"%s":' % field.encode(), orjson.dumps(value)]
-        answer = self.client.post(f"{self.path}/batches", b"".join(parts) + b"}")
+        answer = self.client.post(f"{self.path}/batches", b"".join([*parts, b"}"]))
         if answer.status == 409:
             self._move_to(int(answer.body["end"]))
             return True
