@@ -20,6 +20,15 @@ def test_timers_run_in_due_order() -> None:
     assert seen == ["first", "second"]
 
 
+def test_the_timer_thread_has_a_name() -> None:
+    names: list[str] = []
+    done = threading.Event()
+    _background.call_later(0.0, lambda: (names.append(threading.current_thread().name), done.set()))
+    assert done.wait(DEADLINE_S)
+    assert names == [_background.THREAD_NAME]
+    assert _background.THREAD_NAME in {thread.name for thread in threading.enumerate()}
+
+
 def test_a_cancelled_timer_that_was_due_is_skipped() -> None:
     seen: list[str] = []
     release, done = threading.Event(), threading.Event()

@@ -39,6 +39,7 @@ class Timer:
         self.cancelled = True
 
 
+THREAD_NAME = "tracker-timer"
 _new: queue.SimpleQueue[Timer] = queue.SimpleQueue()  # timers handed to the thread
 _timers: list[tuple[float, int, Timer]] = []  # a heap, touched only by the thread
 _order = itertools.count()
@@ -108,6 +109,9 @@ def _run_due() -> float | None:
         if wait > 0:
             return wait
         heapq.heappop(_timers)
+        # a name for threading.enumerate() and py-spy (a _thread thread has none), given when there is work
+        # rather than at the thread's start, when making its threading object would hold the GIL in init()
+        threading.current_thread().name = THREAD_NAME
         try:
             timer.work()
         except Exception:  # see the module docstring
