@@ -6,7 +6,8 @@ For each backend it starts a fresh server, then N client processes at once, each
 10 scalars and finishing (which waits for the upload). Figures: metrics per second ingested (all rows
 of all clients, from the first client's start to the last row visible on the server), p50/p99 latency
 of ingest requests (from the server's request log), time from log() to visible through Api (probes),
-log() cost online vs offline on the caller's thread, whether every returned log() reached the
+log() cost on the caller's thread (online amid the N clients, and one client alone online and offline:
+what online mode itself costs, apart from the contention), whether every returned log() reached the
 server, and the server's own capacity (batches encoded beforehand, posted over 4 connections: what the
 server takes when client-side logging is not competing for the same 2 cores). MLflow's server gets
 the same clients through `log_batch` (one call per step), scaled down when asked, on the same
@@ -230,6 +231,25 @@ def _spawn(code: str, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE, text=True)
 
 
+def _alone(work: Path, mode: str, steps: int, env: dict[str, str]) -> dict[str, Any]:
+    """The report of one tracker client logging ``steps`` rows in ``mode`` with nothing else running."""
+    go = work / f"go-{mode}-alone"
+    go.touch()
+    argv = [
+        sys.executable,
+        "-c",
+        TRACKER_CLIENT,
+        mode,
+        str(steps),
+        str(work / f"{mode}-alone"),
+        f"{mode}-alone",
+        str(go),
+    ]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    report: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return report
+
+
 def tracker_backend(work: Path, db: str | None, clients: int, steps: int, workers: int = 1) -> dict[str, Any]:
     load = os.getloadavg()[0]  # other jobs on the machine (the figures below are only as quiet as it is)
     server = TrackerServer(work, db, workers)
@@ -259,25 +279,10 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int, worker
         meter = CpuMeter(server.process.pid, database)
         capacity, capacity_metrics = _capacity(server)
         capacity_spent = meter.stop()
-        (work / "go-offline").touch()
-        offline = json.loads(
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    TRACKER_CLIENT,
-                    "offline",
-                    str(steps),
-                    str(work / "offline"),
-                    "offline",
-                    str(work / "go-offline"),
-                ],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.splitlines()[-1]
-        )
+        # one client alone in each mode: what online mode costs log() itself, apart from 16 clients and the
+        # server sharing 2 cores in the run above
+        offline = _alone(work, "offline", steps, env)
+        online_alone = _alone(work, "online", steps, env)
         batches = server.batches()
         latencies = [duration for _, duration in batches]
         return {
@@ -302,6 +307,8 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int, worker
             "machine_idle_share": spent["idle_share"],
             "log_online_median_us": statistics.median(report["median_us"] for report in reports),
             "log_online_mean_us": statistics.median(report["mean_us"] for report in reports),
+            "log_online_alone_median_us": online_alone["median_us"],
+            "log_online_alone_mean_us": online_alone["mean_us"],
             "log_offline_median_us": offline["median_us"],
             "log_offline_mean_us": offline["mean_us"],
             "every_row_on_server": complete,
