@@ -235,19 +235,9 @@ def _alone(work: Path, mode: str, steps: int, env: dict[str, str]) -> dict[str, 
     """The report of one tracker client logging ``steps`` rows in ``mode`` with nothing else running."""
     go = work / f"go-{mode}-alone"
     go.touch()
-    argv = [
-        sys.executable,
-        "-c",
-        TRACKER_CLIENT,
-        mode,
-        str(steps),
-        str(work / f"{mode}-alone"),
-        f"{mode}-alone",
-        str(go),
-    ]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
-    report: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
-    return report
+    return _report(
+        _spawn(TRACKER_CLIENT, mode, str(steps), str(work / f"{mode}-alone"), f"{mode}-alone", str(go), env=env)
+    )
 
 
 def tracker_backend(work: Path, db: str | None, clients: int, steps: int, workers: int = 1) -> dict[str, Any]:

@@ -248,14 +248,11 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
     )
     app.state.store = store
 
-    def not_found(entity: str, project: str, run_id: str) -> HTTPException:
-        return HTTPException(404, f"no run {entity}/{project}/{run_id} for this key")
-
     def run_row(viewer: accounts.Viewer, entity: str, project: str, run_id: str) -> Any:
         with store.reading() as connection:
             row = reads.find(connection, viewer.entities, entity, project, run_id)
         if row is None:
-            raise not_found(entity, project, run_id)
+            raise ingest_route.not_found(entity, project, run_id)
         return row
 
     @app.get("/api/health", response_model=Health, tags=["server"])

@@ -41,6 +41,11 @@ def viewer_of(store: Store, key: str | None) -> accounts.Viewer:
     return found
 
 
+def not_found(entity: str, project: str, run_id: str) -> HTTPException:
+    """The 404 of a run the key may not see, whether or not it exists (existence must not leak)."""
+    return HTTPException(404, f"no run {entity}/{project}/{run_id} for this key")
+
+
 async def ingest_batch(
     store: Store, viewer: accounts.Viewer, entity: str, project: str, run_id: str, body: bytes
 ) -> tuple[int, dict[str, Any]]:
@@ -51,7 +56,7 @@ async def ingest_batch(
     rows parsed in the worker thread made their packing there take twice the CPU.
     """
     if entity not in viewer.entities:
-        raise HTTPException(404, f"no run {entity}/{project}/{run_id} for this key")
+        raise not_found(entity, project, run_id)
     try:
         batch = ingest.parse(body)
     except ingest.BatchError as error:

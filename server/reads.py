@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import orjson
 from sqlalchemy import Connection, Row, and_, select
 
@@ -20,8 +21,7 @@ from tracker._journal import record_problem
 from tracker._metadata import utc_now_iso
 from tracker._summary import MetricRule
 
-X_AXES = ("step", "timestamp", "relative")
-# what the series endpoints accept as x: one of X_AXES, or metric:KEY, a step metric of define_metric()
+# what the series endpoints accept as x: step, timestamp, relative, or metric:KEY, a step metric of define_metric()
 X_AXIS_PATTERN = r"^(step|timestamp|relative|metric:.{1,256})$"
 
 
@@ -173,8 +173,6 @@ def _points(
 ) -> tuple[Any, Any, Any]:
     """A key's (steps, timestamps or None, values) over its chunks in order, each chunk's points read through
     its batch's axis; ``where`` narrows the chunks, ``only`` ("first" or "last") keeps one of them."""
-    import numpy as np
-
     axis = (series_axes.c.steps, series_axes.c.timestamps) if timestamps else (series_axes.c.steps,)
     query = (
         select(series_chunks.c.rows, series_chunks.c["values"], *axis)
@@ -204,8 +202,6 @@ def _step_metric_axis(connection: Connection, run_pk: int, step_metric: str, ste
 
     Only the chunks from the one before ``steps`` begin are read, so a live chart's update stays small.
     """
-    import numpy as np
-
     first = int(steps.min())
     before = _points(connection, run_pk, step_metric, series_chunks.c.last_step < first, only="last")
     after = _points(connection, run_pk, step_metric, series_chunks.c.last_step >= first)
@@ -236,8 +232,6 @@ def series(
     ``since``. A whole series by step much longer than ``buckets`` is bucketed from its chunks' block
     summaries (server.series_blocks); anything else from its points.
     """
-    import numpy as np
-
     empty = {"key": key, "x_axis": x, "count": 0, "step": since, "x": [], "min": [], "max": [], "last": []}
     if x == "step" and start is None and stop is None and since is None:
         summaries = connection.execute(
@@ -299,8 +293,6 @@ def _buckets(count: int, last_step: int | None, xs: Any, lows: Any, highs: Any, 
 
 def _listed(values: Any) -> list[float | str | None]:
     """Floats for JSON: NaN and infinities as the strings the journal uses, so nothing is silently nulled."""
-    import numpy as np
-
     finite = np.isfinite(values)
     if finite.all():
         return values.tolist()

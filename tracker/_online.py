@@ -385,7 +385,7 @@ class Streamer:
                     last_sent, delay = time.monotonic(), _BACKOFF_S[0]
                     if self.debug is not None and self.debug.enabled("debug"):
                         self.debug.debug("online.batch", offset=uploader.offset, heartbeat=due)
-                    if uploader.pending() >= _BACKLOG_BYTES or (self._finishing and uploader.pending()):
+                    if uploader.pending() >= (1 if self._finishing else _BACKLOG_BYTES):
                         continue  # behind: catch up at once; else let rows gather for one poll (fewer batches)
                 if self._finishing and not uploader.pending() and not uploader._changed_files():
                     uploader.send_files()  # the last files (saved at finish) after the last records
