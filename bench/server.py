@@ -2,16 +2,16 @@
 
     python -m bench.server [--clients 16] [--steps 10000] [--postgres URL] [--mlflow] [--reps 3]
 
-For each backend it starts a fresh server, then N client processes at once, each logging STEPS rows of
-10 scalars and finishing (which waits for the upload). Figures: metrics per second ingested (all rows
-of all clients, from the first client's start to the last row visible on the server), p50/p99 latency
-of ingest requests (from the server's request log), time from log() to visible through Api (probes),
-log() cost on the caller's thread (online amid the N clients, and one client alone online and offline:
-what online mode itself costs, apart from the contention), whether every returned log() reached the
-server, and the server's own capacity (batches encoded beforehand, posted over 4 connections: what the
-server takes when client-side logging is not competing for the same 2 cores). MLflow's server gets
-the same clients through `log_batch` (one call per step), scaled down when asked, on the same
-backends; its rate is per metric, so the two compare directly.
+For each backend it starts a fresh server, then N client processes at once, each logging STEPS rows of 10
+scalars (built before the start signal: the figures count tracking, not formatting rows) and finishing (which
+waits for the upload). Figures: metrics per second ingested (all rows of all clients, from the first client's
+start to the last row visible on the server), p50/p99 latency of ingest requests (from the server's request
+log), time from log() to visible through Api (probes), log() cost on the caller's thread (online amid the N
+clients, and one client alone online and offline: what online mode itself costs, apart from the contention),
+whether every returned log() reached the server, and the server's own capacity (batches encoded beforehand,
+posted over 4 connections: what the server takes when client-side logging is not competing for the same 2
+cores). MLflow's server gets the same clients through `log_batch` (one call per step), scaled down when asked,
+on the same backends; its rate is per metric, so the two compare directly.
 """
 
 from __future__ import annotations
@@ -35,14 +35,15 @@ TRACKER_CLIENT = textwrap.dedent("""
     mode, steps, root, run_id, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
     costs = []
     clock = time.perf_counter_ns
+    # the rows are built before the start: formatting them costs as much as log() itself, and is not tracking
+    rows = [{f"m{k}": step * 0.001 + k for k in range(10)} for step in range(steps)]
     with tracker.init(project="bench", id=run_id, dir=root, mode=mode,
                       settings={"upload_timeout": 600, "heartbeat_interval": 5}) as run:
         print("ready", flush=True)
         while not os.path.exists(go):  # every client starts logging at once
             time.sleep(0.001)
         cpu, calls = time.process_time(), time.thread_time()
-        for step in range(steps):
-            row = {f"m{k}": step * 0.001 + k for k in range(10)}
+        for row in rows:
             started = clock()
             run.log(row)
             costs.append(clock() - started)
@@ -60,12 +61,13 @@ MLFLOW_CLIENT = textwrap.dedent("""
     steps, url, experiment, go = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     client = MlflowClient(tracking_uri=url)
     run = client.create_run(experiment)
+    now = int(time.time() * 1000)
+    batches = [[Metric(f"m{k}", step * 0.001 + k, now, step) for k in range(10)] for step in range(steps)]
     print("ready", flush=True)
     while not os.path.exists(go):
         time.sleep(0.001)
-    now = int(time.time() * 1000)
-    for step in range(steps):
-        client.log_batch(run.info.run_id, metrics=[Metric(f"m{k}", step * 0.001 + k, now, step) for k in range(10)])
+    for metrics in batches:
+        client.log_batch(run.info.run_id, metrics=metrics)
     client.set_terminated(run.info.run_id)
     print(json.dumps({"done": time.time()}))
 """)
@@ -165,10 +167,12 @@ class CpuMeter:
         self.idle = _idle_jiffies()
 
     def stop(self) -> dict[str, float]:
-        """CPU seconds of the server and the database, and the machine's idle share meanwhile (CPUs left
-        unused: waits in the pipeline rather than work)."""
+        """CPU seconds of the server and the database, of the whole machine (the kernel's writeback and
+        everything else included), and the machine's idle share meanwhile (CPUs left unused: waits in the
+        pipeline rather than work)."""
         idle, ticks = (now - before for now, before in zip(_idle_jiffies(), self.idle, strict=True))
-        spent = {"server": 0.0, "database": 0.0, "idle_share": idle / max(ticks, 1)}
+        busy = (ticks - idle) / os.sysconf("SC_CLK_TCK")
+        spent = {"server": 0.0, "database": 0.0, "machine": busy, "idle_share": idle / max(ticks, 1)}
         for pid in _server_side(self.root, self.database):
             used = _process_cpu(abs(pid)) - self.start.get(pid, 0.0)
             spent["server" if pid > 0 else "database"] += used
@@ -291,6 +295,7 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int, worker
                 "server": spent["server"] / millions,
                 "database": spent["database"] / millions,
                 "total": (sum(report["cpu_s"] for report in reports) + spent["server"] + spent["database"]) / millions,
+                "machine": spent["machine"] / millions,  # every process and the kernel: what the total leaves out
                 "capacity_server": capacity_spent["server"] / (capacity_metrics / 1e6),
                 "capacity_database": capacity_spent["database"] / (capacity_metrics / 1e6),
             },
