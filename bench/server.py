@@ -97,12 +97,20 @@ def _tracker_cli() -> str:
 
 
 def _fresh_postgres(base: str, name: str) -> str:
+    _drop_postgres(base, name)
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop_postgres(base: str, name: str) -> None:
+    """Drop a benchmark database: one left behind keeps autovacuum busy during the next measurements."""
     import psycopg
 
     with psycopg.connect(base, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return base.rsplit("/", 1)[0] + "/" + name
 
 
 def _process_cpu(pid: int) -> float:
@@ -461,6 +469,8 @@ def main(argv: list[str] | None = None) -> None:
                     )
             finally:
                 shutil.rmtree(work, ignore_errors=True)
+                for database in (f"bench_tracker_{rep}", f"bench_mlflow_{rep}") if base else ():
+                    _drop_postgres(base, database)
         results["tracker"][name] = runs
         print(json.dumps({name: runs, "mlflow": results["mlflow"].get(name)}, indent=1), flush=True)
     if args.output:
