@@ -306,7 +306,7 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int, worker
                 "server": spent["server"] / millions,
                 "database": spent["database"] / millions,
                 "total": (sum(report["cpu_s"] for report in reports) + spent["server"] + spent["database"]) / millions,
-                "machine": spent["machine"] / millions,  # every process and the kernel: what the total leaves out
+                "machine": spent["machine"] / millions,  # all processes and the kernel: the total and more
                 "capacity_server": capacity_spent["server"] / (capacity_metrics / 1e6),
                 "capacity_database": capacity_spent["database"] / (capacity_metrics / 1e6),
             },
