@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
@@ -24,6 +24,7 @@ import tracker
 from server import accounts, ingest_route, reads
 from server.db import Store
 from server.files import RunFiles
+from server.responses import OrjsonResponse
 from server.schema import journal_cursors
 
 IDENTIFIER = r'^[^./\\#?%:*"<>|&+=;@\s\x00-\x1f\x7f][^/\\#?%:*"<>|&+=;@\s\x00-\x1f\x7f]{0,127}$'
@@ -244,7 +245,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
         openapi_url="/api/openapi.json",
         docs_url=None,
         redoc_url=None,
-        default_response_class=ORJSONResponse,
+        default_response_class=OrjsonResponse,
     )
     app.state.store = store
 
@@ -336,7 +337,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
     ) -> Any:
         # a well-formed batch with a key is answered by ingest_route.IngestLane before it gets here
         status, answer = await ingest_route.ingest_batch(store, viewer, entity, project, run_id, await request.body())
-        return ORJSONResponse(answer, status_code=status)
+        return OrjsonResponse(answer, status_code=status)
 
     @app.get(
         "/api/runs/{entity}/{project}/{run_id}/history",
@@ -354,7 +355,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
         row = run_row(viewer, entity, project, run_id)
         with store.reading() as connection:
             rows = reads.history(connection, row.id, keys)
-        return ORJSONResponse({"rows": [_jsonable(item) for item in rows]})
+        return OrjsonResponse({"rows": [_jsonable(item) for item in rows]})
 
     @app.get(
         "/api/runs/{entity}/{project}/{run_id}/keys",

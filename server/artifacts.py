@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from server.app import Identifier, Viewer
+from server.responses import OrjsonResponse
 from tracker import _validate
 from tracker._artifacts import Artifact, ArtifactStore, _checked_alias, _checked_path, _exclusive, fill
 from tracker._errors import Error, UsageError
@@ -149,13 +150,12 @@ def routes(root: str) -> APIRouter:
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> Any:
         """Append one chunk at ``offset`` of a blob of ``size`` bytes; the last one checks and stores it."""
-        from fastapi.responses import ORJSONResponse
         from starlette.concurrency import run_in_threadpool
 
         artifacts = store(viewer, entity, project)
         chunk = await request.body()
         status, body = await run_in_threadpool(_append, artifacts, digest, size, offset, chunk)
-        return ORJSONResponse(body, status_code=status)
+        return OrjsonResponse(body, status_code=status)
 
     @router.get(
         "/blobs/{digest}",
@@ -185,7 +185,6 @@ def routes(root: str) -> APIRouter:
         viewer: Viewer, entity: Identifier, project: Identifier, name: ArtifactName, version: NewVersion
     ) -> Any:
         """Record a version (or reuse the one with the same content) and move its aliases."""
-        from fastapi.responses import ORJSONResponse
 
         artifacts = store(viewer, entity, project)
         try:
@@ -202,7 +201,7 @@ def routes(root: str) -> APIRouter:
                 }
             )
             if absent:
-                return ORJSONResponse({"missing": absent}, status_code=409)
+                return OrjsonResponse({"missing": absent}, status_code=409)
             manifest, table = artifacts.commit(
                 name, artifact.type, artifact.description, artifact.metadata, files, aliases, version.logged_by
             )
