@@ -458,12 +458,13 @@ def main(argv: list[str] | None = None) -> None:
         runs = []
         for rep in range(args.reps):
             work = Path(tempfile.mkdtemp(prefix=f"bench-server-{name}-"))
+            databases = {tool: f"bench_{tool}_{rep}" for tool in ("tracker", "mlflow")}  # PostgreSQL's, dropped after
             try:
-                db = _fresh_postgres(base, f"bench_tracker_{rep}") if base else None
+                db = _fresh_postgres(base, databases["tracker"]) if base else None
                 runs.append(tracker_backend(work, db, args.clients, args.steps, args.workers))
                 if args.mlflow:
                     mlflow_db = (
-                        _fresh_postgres(base, f"bench_mlflow_{rep}").replace("postgresql://", "postgresql+psycopg://")
+                        _fresh_postgres(base, databases["mlflow"]).replace("postgresql://", "postgresql+psycopg://")
                         if base
                         else f"sqlite:///{work / 'mlflow.db'}"
                     )
@@ -472,7 +473,7 @@ def main(argv: list[str] | None = None) -> None:
                     )
             finally:
                 shutil.rmtree(work, ignore_errors=True)
-                for database in (f"bench_tracker_{rep}", f"bench_mlflow_{rep}") if base else ():
+                for database in databases.values() if base else ():
                     _drop_postgres(base, database)
         results["tracker"][name] = runs
         print(json.dumps({name: runs, "mlflow": results["mlflow"].get(name)}, indent=1), flush=True)

@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 import tracker
-from server import accounts, ingest_route, reads
+from server import access, accounts, ingest_route, reads
 from server.db import Store
 from server.files import RunFiles
 from server.responses import OrjsonResponse
@@ -229,7 +229,7 @@ def _viewer(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> accounts.Viewer:
     """Who the request acts for; 401 without a valid key (never saying which part was wrong)."""
-    found = ingest_route.viewer_of(request.app.state.store, credentials.credentials if credentials else None)
+    found = access.viewer_of(request.app.state.store, credentials.credentials if credentials else None)
     request.state.key_id = found.key_id
     return found
 
@@ -253,7 +253,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Any:
         with store.reading() as connection:
             row = reads.find(connection, viewer.entities, entity, project, run_id)
         if row is None:
-            raise ingest_route.not_found(entity, project, run_id)
+            raise access.not_found(entity, project, run_id)
         return row
 
     @app.get("/api/health", response_model=Health, tags=["server"])

@@ -5,7 +5,7 @@ solving) costs more CPU per request than a small batch's rows. The lane takes a 
 formed and which carries a bearer key straight from ASGI: the key checked in a worker thread, the body parsed,
 the batch packed and applied in a worker thread. Everything else (a malformed path, a missing key, another
 method) goes on to FastAPI's route, which stays the one described in OpenAPI. Both answer through the same
-functions here, so a batch gets the same answer whichever way it came.
+functions (here and in server.access), so a batch gets the same answer whichever way it came.
 """
 
 from __future__ import annotations
@@ -21,29 +21,13 @@ from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 
 from server import accounts, ingest
+from server.access import not_found, viewer_of
 from server.db import Store
 
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 # One batch packed at a time in a process: packing holds the GIL, so batches packed in several threads at
 # once only take turns every few milliseconds, each turn evicting the other's rows from the CPU's caches;
 # the machine's cores are kept busy by the other worker processes, the event loop and the database.
 _PREPARING = threading.Lock()
-
-
-def viewer_of(store: Store, key: str | None) -> accounts.Viewer:
-    """Who a key acts for; 401 without a valid key (never saying which part was wrong)."""
-    if key is None:
-        raise HTTPException(401, "an API key is needed (Authorization: Bearer <key>)", _CHALLENGE)
-    with store.reading() as connection:
-        found = accounts.authenticate(connection, key)
-    if found is None:
-        raise HTTPException(401, "this API key is not valid (unknown or revoked)", _CHALLENGE)
-    return found
-
-
-def not_found(entity: str, project: str, run_id: str) -> HTTPException:
-    """The 404 of a run the key may not see, whether or not it exists (existence must not leak)."""
-    return HTTPException(404, f"no run {entity}/{project}/{run_id} for this key")
 
 
 async def ingest_batch(
