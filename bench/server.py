@@ -8,7 +8,8 @@ reported: the figures count tracking, not the harness) and finishing (which wait
 metrics per second ingested (all rows of all clients, from the first client's start to the last row visible on
 the server), p50/p99 latency of ingest requests (from the server's request log), time from log() to visible
 through Api (probes), log() cost on the caller's thread (online amid the N clients, and one client alone
-online and offline: what online mode itself costs, apart from the contention), whether every returned log()
+online and offline: what online mode itself costs, apart from the contention, each beside a fixed pure-Python
+loop's CPU time in the same process, since this VM's speed varies with its host), whether every returned log()
 reached the server, and the server's own capacity (batches encoded beforehand, posted over 4 connections: what
 the server takes when client-side logging is not competing for the same 2 cores). MLflow's server gets the
 same clients through `log_batch` (one call per step), scaled down when asked, on the same backends; its rate
@@ -34,10 +35,21 @@ from typing import Any
 TRACKER_CLIENT = textwrap.dedent("""
     import json, os, sys, time, tracker
     mode, steps, root, run_id, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+
+    def reference_ms():
+        # this VM's CPU speed changes with its host's load (up to 1.8x, for every process alike): a fixed
+        # pure-Python loop, timed in this thread's CPU time (not slowed by the other clients), tells which
+        # speed this process had, so log()'s cost can be read against it
+        started, table = time.thread_time(), {}
+        for i in range(200_000):
+            table[i & 1023] = i * 0.5
+        return (time.thread_time() - started) * 1e3
+
     costs = []
     clock = time.perf_counter_ns
     # the rows are built before the start: formatting them costs as much as log() itself, and is not tracking
     rows = [{f"m{k}": step * 0.001 + k for k in range(10)} for step in range(steps)]
+    reference_before = reference_ms()
     with tracker.init(project="bench", id=run_id, dir=root, mode=mode,
                       settings={"upload_timeout": 600, "heartbeat_interval": 5}) as run:
         print("ready", flush=True)
@@ -49,10 +61,11 @@ TRACKER_CLIENT = textwrap.dedent("""
             run.log(row)
             costs.append(clock() - started)
         calls = time.thread_time() - calls  # the logging thread's own CPU (the rest: streaming, finishing)
+    done, cpu = time.time(), time.process_time() - cpu
     costs.sort()
     print(json.dumps({"median_us": costs[len(costs) // 2] / 1e3, "mean_us": sum(costs) / len(costs) / 1e3,
-                      "done": time.time(), "cpu_s": time.process_time() - cpu,
-                      "log_cpu_s": calls}), flush=True)
+                      "done": done, "cpu_s": cpu, "log_cpu_s": calls,
+                      "reference_ms": [reference_before, reference_ms()]}), flush=True)
     os._exit(0)  # the run is finished and reported: skip the interpreter's teardown (harness CPU, not tracking)
 """)
 
@@ -317,6 +330,10 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int, worker
             "log_online_alone_mean_us": online_alone["mean_us"],
             "log_offline_median_us": offline["median_us"],
             "log_offline_mean_us": offline["mean_us"],
+            # the CPU reference loop (ms, before and after logging) in each client, median over them, and in the
+            # lone offline client: about 20 ms when the host gives this VM its full speed, up to 37 ms when not
+            "reference_ms": [statistics.median(report["reference_ms"][i] for report in reports) for i in (0, 1)],
+            "reference_offline_ms": offline["reference_ms"],
             "every_row_on_server": complete,
             "load_average_before": load,
         }
