@@ -331,7 +331,7 @@ def tracker_backend(work: Path, db: str | None, clients: int, steps: int, worker
             "log_offline_median_us": offline["median_us"],
             "log_offline_mean_us": offline["mean_us"],
             # the CPU reference loop (ms, before and after logging) in each client, median over them, and in the
-            # lone offline client: about 20 ms when the host gives this VM its full speed, up to 37 ms when not
+            # lone offline client: about 21 ms when the host gives this VM its full speed, 33-42 ms when not
             "reference_ms": [statistics.median(report["reference_ms"][i] for report in reports) for i in (0, 1)],
             "reference_offline_ms": offline["reference_ms"],
             "every_row_on_server": complete,
